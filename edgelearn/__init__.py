@@ -4,12 +4,13 @@ Modules, one concept each: :mod:`~edgelearn.scenario` (parameters),
 :mod:`~edgelearn.plan` (a resource allocation), :mod:`~edgelearn.system`
 (rates, delay, energy: eqs. 12-21), :mod:`~edgelearn.bound` (Theorem 3.1, eq. 34),
 :mod:`~edgelearn.evaluate` (a plan against the budgets of (P1)),
-:mod:`~edgelearn.scenarios` (the paper's presets).
+:mod:`~edgelearn.scenarios` (the paper's presets),
+:mod:`~edgelearn.explorers` (kernel-free slider figures for the static book).
 """
-from . import bound, scenarios, system
+from . import bound, explorers, scenarios, system
 from .evaluate import Report, evaluate
 from .plan import Plan
 from .scenario import Scenario
 
 __version__ = "0.1.0"
-__all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenarios"]
+__all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenarios", "explorers"]
