@@ -14,3 +14,18 @@ from .scenario import Scenario
 
 __version__ = "0.1.0"
 __all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenarios", "explorers"]
+
+# The torch-based modules (networks, datasets, trainers) load on first use, so that
+# ``import edgelearn`` (scenario, system model, bound, solver) does not import torch.
+_LAZY = ("nets", "data", "train")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'edgelearn' has no attribute {name!r}")
+
