@@ -1,0 +1,133 @@
+"""Sphinx extension of the edgelearn book: local MathJax, and an API reference that resolves.
+
+1. MathJax 3 served from a local copy.
+
+Sphinx loads MathJax from a public CDN by default, so with no network the equations of the
+site would not render.  The MathJax 3 distribution ships inside the PyPI package
+``django-static-mathjax`` (import name ``mathjax``; it needs no Django).  This extension points
+``mathjax_path`` at ``_static/mathjax/tex-mml-chtml.js`` and copies the files MathJax needs
+(the combined component, the TeX input extensions, the CHTML fonts, the menu and
+accessibility components) into the built site once: later builds only check a stamp.
+
+2. Cross-references to re-exported names.  ``edgelearn.Plan`` or a bare ``Scenario`` in a
+docstring name objects that the API page documents under their defining module
+(``edgelearn.plan.Plan``); a ``missing-reference`` handler imports the name and resolves it
+there, so nitpicky builds (``-n``) stay clean without duplicate entries.
+
+3. Napoleon leaves property and attribute docstrings alone: it would read
+"Energy of each round (N,): ..." as "type: description".
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from sphinx.errors import ExtensionError
+
+TARGET = "mathjax"                      # folder under _static
+ENTRY = "tex-mml-chtml.js"              # the combined component the pages load
+PARTS = ("input", "output", "ui", "a11y", "sre", "adaptors", "core.js", "startup.js",
+         "loader.js", ENTRY)
+
+
+def mathjax_source() -> Path:
+    """The ``es5`` folder of the installed MathJax 3 distribution."""
+    spec = importlib.util.find_spec("mathjax")
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            es5 = Path(loc) / "static" / "mathjax" / "es5"
+            if (es5 / ENTRY).is_file():
+                return es5
+    raise ExtensionError("MathJax 3 is not installed: `pip install django-static-mathjax` "
+                         "(listed in requirements.txt) so that equations render offline")
+
+
+def _version(es5: Path) -> str:
+    pkg = es5.parent / "package.json"
+    return pkg.read_text() if pkg.is_file() else str((es5 / ENTRY).stat().st_mtime)
+
+
+def _config_inited(app, config):
+    mathjax_source()                                   # fail early and clearly
+    config.mathjax_path = f"{TARGET}/{ENTRY}"          # relative to _static
+
+
+def _copy_mathjax(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    es5 = mathjax_source()
+    dest = Path(app.outdir) / "_static" / TARGET
+    stamp = dest / ".edgelearn-stamp"
+    version = _version(es5)
+    if stamp.is_file() and stamp.read_text() == version:
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=".mathjax-", dir=dest.parent))
+    for part in PARTS:
+        src = es5 / part
+        if src.is_dir():
+            shutil.copytree(src, tmp / part)
+        elif src.is_file():
+            shutil.copy2(src, tmp / part)
+    (tmp / ".edgelearn-stamp").write_text(version)
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+
+
+def _import(name: str):
+    """The object called ``name`` (dotted), or None."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
+def _resolve_reexport(app, env, node, contnode):
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    module = node.get("py:module") or ""
+    candidates = ([f"{module}.{target}"] if module.startswith("edgelearn") else []) + [target]
+    for cand in candidates:
+        if not cand.startswith("edgelearn"):
+            continue
+        obj = _import(cand)
+        canonical = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+        if obj is None or canonical == cand or not canonical.startswith("edgelearn."):
+            continue
+        return env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder, node["reftype"],
+                                                 canonical, node, contnode)
+    return None
+
+
+def _napoleon_skips_attributes(app):
+    listeners = app.events.listeners.get("autodoc-process-docstring", [])
+    for i, listener in enumerate(listeners):
+        handler = listener.handler
+        if getattr(handler, "__module__", "") == "sphinx.ext.napoleon" and \
+                getattr(handler, "__name__", "") == "_process_docstring":
+            def wrapped(app, what, name, obj, options, lines, _h=handler):
+                if what in ("attribute", "property", "data"):
+                    return None
+                return _h(app, what, name, obj, options, lines)
+            listeners[i] = listener._replace(handler=wrapped)
+
+
+def setup(app):
+    app.connect("config-inited", _config_inited, priority=900)
+    app.connect("build-finished", _copy_mathjax)
+    app.connect("missing-reference", _resolve_reexport)
+    app.connect("builder-inited", _napoleon_skips_attributes)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
