@@ -5,7 +5,9 @@ Modules, one concept each: :mod:`~edgelearn.scenario` (parameters),
 (rates, delay, energy: eqs. 12-21), :mod:`~edgelearn.bound` (Theorem 3.1, eq. 34),
 :mod:`~edgelearn.evaluate` (a plan against the budgets of (P1)),
 :mod:`~edgelearn.scenarios` (the paper's presets),
-:mod:`~edgelearn.explorers` (kernel-free slider figures for the static book).
+:mod:`~edgelearn.explorers` (kernel-free slider figures for the static book),
+:mod:`~edgelearn.estimate` (learning constants of Theorem 3.1 from a model and data),
+:mod:`~edgelearn.exact` (a problem whose constants are known exactly).
 """
 from . import bound, explorers, scenarios, system
 from .evaluate import Report, evaluate
@@ -17,7 +19,7 @@ __all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenari
 
 # The torch-based modules (networks, datasets, trainers) load on first use, so that
 # ``import edgelearn`` (scenario, system model, bound, solver) does not import torch.
-_LAZY = ("nets", "data", "train")
+_LAZY = ("nets", "data", "train", "estimate", "exact")
 
 
 def __getattr__(name):
