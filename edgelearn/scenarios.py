@@ -33,7 +33,7 @@ ASSUMED = {
 def rayleigh_gains(K: int, seed: int = 0, N: int | None = None, path_loss: float = PATH_LOSS):
     """Uplink and downlink channel power gains: i.i.d. Rayleigh fading times the average path loss.
 
-    |h|^2 of a Rayleigh channel is exponential with unit mean.  Shape (K,) (fixed
+    The power gain ``|h|^2`` of a Rayleigh channel is exponential with unit mean.  Shape (K,) (fixed
     over rounds) or (N, K) (one draw per fine-tuning round).
     """
     rng = np.random.default_rng(seed)
