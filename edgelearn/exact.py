@@ -167,11 +167,13 @@ class ExactProblem:
     def hessian(self, w, which: str) -> np.ndarray:
         """The exact Hessian of L(w, S) w.r.t. vec(w) (row-major), shape (640, 640)."""
         X, _ = self.data(which)
+        n, f = X.shape
         P = _softmax(X @ w.T)
-        A = np.einsum("ia,ab->iab", P, np.eye(N_CLASSES)) - P[:, :, None] * P[:, None, :]
-        H = np.einsum("iab,ij,ik->ajbk", A, X, X, optimize=True) / len(X)
-        d = self.dim
-        return H.reshape(d, d) + self.lam * np.eye(d)
+        V = (P[:, :, None] * X[:, None, :]).reshape(n, -1)           # rows p_i (x) x_i
+        H = -V.T @ V                                                   # - sum_i (p_i p_i^T) (x) x_i x_i^T
+        for a in range(N_CLASSES):                                     # + sum_i diag(p_i) (x) x_i x_i^T
+            H[a * f:(a + 1) * f, a * f:(a + 1) * f] += (X * P[:, a:a + 1]).T @ X
+        return H / n + self.lam * np.eye(self.dim)
 
     # ------------------------------------------------------------ constants (exact or certified)
     def smoothness(self, which: str) -> float:
@@ -212,6 +214,12 @@ class ExactProblem:
     def rho_tilde(self, gamma: float, w0=None) -> float:
         """rho-tilde of Assumption 4 on the ball ||w||_F <= R that SGD never leaves: sqrt(2) R."""
         return np.sqrt(2.0) * self.radius(gamma, w0)
+
+    def local_rho_tilde(self, w) -> float:
+        """rho-tilde at one w: sqrt(2) ||w||_2 (spectral norm) bounds how fast l(w, d) moves with d
+        under the ground distance (input gradient W^T (p - e_y); a label change moves the loss by
+        at most sqrt(2) ||w||_2 x_max = ||w||_2 kappa / sqrt(2))."""
+        return np.sqrt(2.0) * float(np.linalg.norm(w, 2))
 
     @cached_property
     def wasserstein(self) -> float:
