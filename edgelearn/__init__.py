@@ -5,6 +5,7 @@ Modules, one concept each: :mod:`~edgelearn.scenario` (parameters),
 (rates, delay, energy: eqs. 12-21), :mod:`~edgelearn.bound` (Theorem 3.1, eq. 34),
 :mod:`~edgelearn.evaluate` (a plan against the budgets of (P1)),
 :mod:`~edgelearn.scenarios` (the paper's presets),
+:mod:`~edgelearn.solver` (problem (P1): exact convex form, the paper's SCA, the (M, N) search),
 :mod:`~edgelearn.explorers` (kernel-free slider figures for the static book),
 :mod:`~edgelearn.estimate` (learning constants of Theorem 3.1 from a model and data),
 :mod:`~edgelearn.exact` (a problem whose constants are known exactly).
@@ -13,9 +14,11 @@ from . import bound, explorers, scenarios, system
 from .evaluate import Report, evaluate
 from .plan import Plan
 from .scenario import Scenario
+from .solver import InfeasibleBudgetError, Solution, solve
 
 __version__ = "0.1.0"
-__all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenarios", "explorers"]
+__all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenarios", "explorers",
+           "solve", "Solution", "InfeasibleBudgetError"]
 
 # The torch-based modules (networks, datasets, trainers) load on first use, so that
 # ``import edgelearn`` (scenario, system model, bound, solver) does not import torch.

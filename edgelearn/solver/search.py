@@ -1,0 +1,235 @@
+"""The search over the numbers of rounds (M, N) (Algorithm 1's outer loops), made certified.
+
+Why it can skip almost every pair (channels fixed over rounds):
+
+1. In stage totals the problem is jointly convex in (M, N) treated as real numbers (see
+   :mod:`~edgelearn.solver.exact`).  So the least numerator h(M, N) of (34) at a pair is a
+   convex function of (M, N) (partial minimisation keeps convexity), and the landscape
+   v(M, N) = h(M, N)/(M + N) is *quasi-convex*: each sublevel set
+   {v <= lam} = {h - lam (M + N) <= 0} is convex.
+2. The real optimum (M*, N*, v*) comes from one convex solve (Charnes-Cooper); v* is a lower
+   bound on Upsilon of every plan, integer or not.
+3. Integer candidates near (M*, N*) give an integer plan with bound lam.  Every pair that
+   could host a better plan lies in the convex set {v <= lam}; four convex solves give its
+   bounding box, and the search visits exactly the integer pairs in that box.  Any pair
+   outside it has v(M, N) > lam, so no plan there (integer batches or not) beats lam.
+4. Two branches are searched separately because the shift term of (34) jumps at M = 0:
+   M >= 1 (with the shift term) and M = 0 (fine-tuning only, no shift term).  A branch
+   whose real optimum is already worse than the best integer plan found is skipped.
+
+M_max and N_max: the largest number of rounds of one stage that fits both budgets when
+every round is as cheap as the bounds allow: one-sample batches, and clocks, compute and
+upload times chosen to spread the budgets best.  For the server alone this has the closed
+form M_max = floor(min((E0 tau0^2/kappa)^(1/3), tau0 f_max c/N_FLOP)), kappa = eta phi
+(N_FLOP/c)^3 (equal time tau0/M per round); for the devices the same question is a convex
+program ("extent" formulation: maximise N).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exact import Scale, bounds, coefficients, formulation, solve_pair
+from .problem import constants
+
+__all__ = ["Branch", "branches", "round_limits", "relax", "sublevel_box"]
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A range of rounds: lo <= M <= hi (None: no upper bound), the same for N."""
+
+    name: str
+    M: tuple
+    N: tuple
+
+    @property
+    def has_shift(self):
+        return self.M[0] >= 1
+
+
+def branches(scheme, ranges="full"):
+    """The branches the search covers for a scheme and ``ranges`` ("full": M, N >= 0; "paper": M, N >= 1)."""
+    if ranges not in ("full", "paper"):
+        raise ValueError(f"ranges = {ranges!r}: must be 'full' (M, N >= 0) or 'paper' (M, N >= 1, Algorithm 1)")
+    if scheme == "pretrain_only":
+        return [Branch("M >= 1, N = 0", (1, None), (0, 0))]
+    if scheme == "finetune_only":
+        return [Branch("M = 0, N >= 1", (0, 0), (1, None))]
+    if ranges == "paper":
+        return [Branch("M >= 1, N >= 1", (1, None), (1, None))]
+    return [Branch("M >= 1, N >= 0", (1, None), (0, None)), Branch("M = 0, N >= 1", (0, 0), (1, None))]
+
+
+def _scale(s, RM, RN):
+    return Scale.of(s, RM, RN)
+
+
+def _extent(s, scheme, branch, cM, cN, scale, stats, lam=None):
+    kind = "extent" if lam is None else "box"
+    F = formulation(s.K, scheme, kind)
+    C = constants(s)
+    vals = dict(**coefficients(s, scale), **bounds(branch.M, branch.N, scale), cM=cM, cN=cN,
+                pC=(C.gap + (C.shift if branch.has_shift else 0.0)) / scale.R_o)
+    if lam is not None:
+        vals.update(lamM=lam * vals["nM"], lamN=lam * vals["nN"])
+    F.set(**vals)
+    status = F.solve(stats)
+    if status != "optimal":
+        return None
+    return float(F.value("M")) * scale.R_M, float(F.value("N")) * scale.R_N
+
+
+def round_limits(s, scheme="proposed", stats=None):
+    """(M_max, N_max): the most rounds of each stage that fit the budgets on their own (see module doc).
+
+    M_max in closed form: with D_min = 1 (D^max for fixed_batch) samples per round, M rounds
+    of equal time tau0/M cost M kappa D_min^3 (M/tau0)^2, so M^3 <= E0 tau0^2/(kappa D_min^3),
+    and the top clock allows M <= tau0 f_max c/(N_FLOP D_min).  At the top clock
+    (fixed_frequency) a round costs kappa D_min rate^2 instead.  N_max: a convex program.
+    """
+    k = constants(s)
+    d = s.D_max if scheme == "fixed_batch" else 1.0
+    if scheme == "finetune_only":
+        M_max = 0
+    elif scheme == "fixed_frequency":
+        M_max = min(s.E0 / (k.kappa * d * k.rate_s**2), s.tau0 * k.rate_s / d)
+    else:
+        M_max = min((s.E0 * s.tau0**2 / (k.kappa * d**3)) ** (1 / 3), s.tau0 * k.rate_s / d)
+    M_max = int(math.floor(M_max * (1 + 1e-12)))
+    if scheme == "pretrain_only":
+        return M_max, 0
+    br = Branch("N", (0, 0), (1, None))
+    r = None
+    for R in (1000.0, 1e5, 10.0, 1e7):
+        r = _extent(s, scheme, br, 0.0, -1.0, _scale(s, 1.0, R), stats)
+        if r is not None:
+            r2 = _extent(s, scheme, br, 0.0, -1.0, _scale(s, 1.0, max(r[1], 1.0)), stats)  # in its own units
+            r = r2 or r
+            break
+    N_max = 0 if r is None else int(math.floor(r[1] * (1 + 1e-9)))
+    return M_max, N_max
+
+
+@dataclass(frozen=True)
+class Relaxed:
+    """The optimum of a branch with real (M, N): a lower bound on every plan of that branch."""
+
+    branch: Branch
+    M: float
+    N: float
+    upsilon: float
+    status: str
+    extra: dict = field(default_factory=dict)
+
+
+def relax(s, scheme, branch, stats=None, guesses=((1000.0, 100.0), (10.0, 1e4), (1e5, 1.0), (1e6, 1e3)),
+          batches=None):
+    """Real-(M, N) optimum of a branch: :func:`relax_once` from the first starting units that work.
+
+    ``batches`` = (D, B) fixes the batch sizes (used to re-optimise the rounds around integer batches).
+    """
+    r = None
+    for g in guesses:
+        r = relax_once(s, scheme, branch, stats, g, batches)
+        if np.isfinite(r.upsilon) or r.status == "infeasible":
+            return r
+    return r
+
+
+def relax_once(s, scheme, branch, stats=None, guess=(1000.0, 100.0), batches=None):
+    """Real-(M, N) optimum of a branch by the Charnes-Cooper form: one convex solve per pass.
+
+    A pass in units of the previous answer follows until the units match the answer within
+    a factor of two (at most three passes).
+    """
+    F = formulation(s.K, scheme, "relax", batches is not None)
+    C = constants(s)
+    res, (RM, RN) = None, guess
+    for _ in range(3):
+        scale = _scale(s, RM, RN)
+        F.set(**coefficients(s, scale), **bounds(branch.M, branch.N, scale), nu=1.0,
+              pC=(C.gap + (C.shift if branch.has_shift else 0.0)) / scale.R_o)
+        if batches is not None:
+            F.set(dfix=batches[0] / s.D_max, bfix=np.asarray(batches[1], float) / s.D_max)
+        status = F.solve(stats)
+        if status != "optimal":
+            return Relaxed(branch, np.nan, np.nan, np.inf, status)
+        th = float(F.theta.value)
+        M, N = float(F.value("M")) / th * scale.R_M, float(F.value("N")) / th * scale.R_N
+        res = Relaxed(branch, M, N, float(F.problem.value), status)
+        good = lambda x, R: x < 1 and R <= 1 or 0.5 < x / R < 2  # noqa: E731
+        if good(M, scale.R_M) and good(N, scale.R_N):
+            break
+        RM, RN = max(M, 1.0), max(N, 1.0)
+    return res
+
+
+def sublevel_box(s, scheme, branch, lam, around, stats=None):
+    """Integer bounding box of {(M, N) in branch : v(M, N) <= lam}: four convex solves.
+
+    ``around`` (M, N) sets the units.  Returns ((M_lo, M_hi), (N_lo, N_hi)) or None when empty.
+    The box is taken for lam (1 + 1e-6): a slightly larger set (still a valid certificate)
+    whose interior keeps the four solves well conditioned when lam is close to the optimum.
+    """
+    lam = lam * (1 + 1e-6)
+    scale = _scale(s, *around)
+    box = []
+    for cM, cN in ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)):
+        r = _extent(s, scheme, branch, cM, cN, scale, stats, lam=lam)
+        if r is None:
+            return None
+        box.append(r[0] if cM else r[1])
+    tol = 1e-7 * max(1.0, *box)  # solver accuracy: widen by a hair so the box is never too small
+    lo = lambda x, b: max(int(math.ceil(x - tol)), b[0])  # noqa: E731
+    hi = lambda x, b: int(math.floor(x + tol)) if b[1] is None else min(int(math.floor(x + tol)), b[1])  # noqa: E731
+    return (lo(box[0], branch.M), hi(box[1], branch.M)), (lo(box[2], branch.N), hi(box[3], branch.N))
+
+
+def pair_value(s, M, N, scheme, stats=None, cache=None):
+    """v(M, N): the optimum of (P2) with real batches (cached in ``cache``)."""
+    if cache is not None and (M, N) in cache:
+        return cache[(M, N)]
+    r = solve_pair(s, M, N, scheme, stats=stats)
+    if cache is not None:
+        cache[(M, N)] = r
+    return r
+
+
+def certify_rectangle(s, scheme, branch, lam, rect, stats=None, rtol=1e-7, max_rounds=40):
+    """Grow the integer rectangle ``rect`` = ((M_a, M_b), (N_a, N_b)) until no pair outside it can beat ``lam``.
+
+    For each side, the real-(M, N) optimum of the branch restricted to beyond that side
+    (e.g. M <= M_a - 1) is a lower bound on v there; a side is certified when that bound
+    is >= lam (1 - rtol) or the region is empty.  A side that fails moves out past the
+    restricted optimum.  Returns the certified rectangle.
+    """
+    (ma, mb), (na, nb) = rect
+    (M0, M1), (N0, N1) = branch.M, branch.N
+    for _ in range(max_rounds):
+        moved = False
+        sides = [("M-", (M0, ma - 1), (N0, N1)), ("M+", (mb + 1, M1), (N0, N1)),
+                 ("N-", (M0, M1), (N0, na - 1)), ("N+", (M0, M1), (nb + 1, N1))]
+        for name, mr, nr in sides:
+            if mr[0] > mr[1] or nr[0] > nr[1]:
+                continue
+            r = relax(s, scheme, Branch(name, mr, nr), stats, guesses=((max(ma, 1), max(na, 1)),) + _GUESSES)
+            if not r.upsilon < lam * (1 - rtol):
+                continue
+            moved = True
+            if name == "M-":
+                ma = max(M0, min(ma - max(1, (mb - ma + 1)), int(math.floor(r.M))))
+            elif name == "M+":
+                mb = min(M1, max(mb + max(1, (mb - ma + 1)), int(math.ceil(r.M))))
+            elif name == "N-":
+                na = max(N0, min(na - max(1, (nb - na + 1)), int(math.floor(r.N))))
+            else:
+                nb = min(N1, max(nb + max(1, (nb - na + 1)), int(math.ceil(r.N))))
+        if not moved:
+            return (ma, mb), (na, nb)
+    raise RuntimeError(f"certify_rectangle: no certified rectangle after {max_rounds} rounds")
+
+
+_GUESSES = ((1000.0, 100.0), (10.0, 1e4), (1e5, 1.0), (1e6, 1e3))
