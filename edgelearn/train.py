@@ -225,7 +225,7 @@ def _check(scenario, plan, exp):
 
 
 def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 0, eval_every: int | None = None,
-        eval_samples: int = 2000, progress: bool = True, cache=True, cache_dir=None, amp: bool = False,
+        eval_samples: int = 1000, progress: bool = True, cache=True, cache_dir=None, amp: bool = False,
         root=None, download: bool = False, partition: str = "iid", alpha: float = 0.5,
         data_seed: int = 0) -> History:
     """Train ``plan`` on ``experiment`` and return its :class:`History`.

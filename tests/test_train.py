@@ -9,6 +9,15 @@ from edgelearn import nets, train  # noqa: E402
 from edgelearn.cache import DiskCache  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """LeNet is as fast on one core, and two threads crawl when the other core is busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def per_device_aggregate(model, batches):
     """Eqs. (7)-(8) literally: each device's mean-loss gradient, weighted by B_k / B_tot."""
     B_tot = sum(len(y) for _, y in batches)
@@ -73,10 +82,10 @@ def setting():
 
 def test_same_seed_same_history_and_another_seed_differs(setting):
     s, plan = setting
-    a, b = (train.run(s, plan, "mnist-mnist", seed=3, cache=False, progress=False) for _ in range(2))
+    a, b = (train.run(s, plan, "mnist-mnist", seed=3, cache=False, progress=False, eval_every=0) for _ in range(2))
     for name in ("stage", "time", "energy", "loss", "test_accuracy", "task_loss"):
         assert np.array_equal(getattr(a, name), getattr(b, name))
-    c = train.run(s, plan, "mnist-mnist", seed=4, cache=False, progress=False)
+    c = train.run(s, plan, "mnist-mnist", seed=4, cache=False, progress=False, eval_every=0)
     assert not np.array_equal(a.loss, c.loss)
 
 
@@ -97,17 +106,17 @@ def test_history_follows_the_plan_and_the_system_model(setting):
 
 def test_cache_returns_the_stored_run_and_recomputes_a_corrupt_file(setting, tmp_path):
     s, plan = setting
-    first = train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False)
-    again = train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False)
+    first = train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False, eval_every=0)
+    again = train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False, eval_every=0)
     assert not first.cached and again.cached and np.array_equal(first.loss, again.loss)
     (path,) = (tmp_path / "runs").glob("*.bin")
     blob = bytearray(path.read_bytes())
     blob[-10] ^= 0xFF                                   # flip one byte of the payload
     path.write_bytes(bytes(blob))
-    redo = train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False)
+    redo = train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False, eval_every=0)
     assert not redo.cached and np.array_equal(first.loss, redo.loss)
     path.write_bytes(path.read_bytes()[:50])            # a partial write
-    assert not train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False).cached
+    assert not train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False, eval_every=0).cached
 
 
 def test_disk_cache_writes_atomically_and_checks_the_sum(tmp_path):
