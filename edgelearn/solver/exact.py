@@ -48,20 +48,23 @@ class Scale:
     R_N: float
     tau0: float
     E0: float
-    D_max: float
+    D_M: float   # batch unit of pre-training (samples)
+    D_N: float   # batch unit of fine-tuning (samples)
 
     @classmethod
-    def of(cls, s, R_M, R_N):
-        """Units for scenario ``s`` around R_M pre-training and R_N fine-tuning rounds (each >= 1)."""
-        return cls(float(max(R_M, 1.0)), float(max(R_N, 1.0)), s.tau0, s.E0, s.D_max)
+    def of(cls, s, R_M, R_N, D_M=None, D_N=None):
+        """Units for scenario ``s`` around R_M pre-training and R_N fine-tuning rounds (each >= 1)
+        and batches D_M, D_N (default D_max)."""
+        return cls(float(max(R_M, 1.0)), float(max(R_N, 1.0)), s.tau0, s.E0,
+                   float(D_M or s.D_max), float(D_N or s.D_max))
 
     @property
     def S_M(self):
-        return self.R_M * self.D_max
+        return self.R_M * self.D_M
 
     @property
     def S_N(self):
-        return self.R_N * self.D_max
+        return self.R_N * self.D_N
 
     @property
     def R_o(self):
@@ -75,13 +78,13 @@ def coefficients(s, scale: Scale) -> dict:
     SM, SN, R = scale.S_M, scale.S_N, RN
     w = k.w_up * t0 / E0
     return dict(
-        pa=k.a * RM / (s.D_max * Ro), pb=k.b * RN / (s.D_max * Ro), nM=RM / Ro, nN=RN / Ro,
-        inv_Dmax=1.0 / s.D_max,
+        pa=k.a * RM / (scale.D_M * Ro), pb=k.b * RN / (scale.D_N * Ro), nM=RM / Ro, nN=RN / Ro,
+        smaxM=s.D_max / scale.D_M, sminM=1.0 / scale.D_M, sminN=1.0 / scale.D_N,
         kp3=(k.kappa * SM**3 / (E0 * t0**2)) ** (1 / 3),
         clock_s=k.rate_s * t0 / SM,
         kk3=(k.kappa_k * SN**3 / (E0 * t0**2)) ** (1 / 3),
         clock_k=k.rate_k * t0 / SN,
-        bmax=s.B_max / s.D_max, dfix=1.0, bfix=s.B_max / s.D_max,
+        bmax=s.B_max / scale.D_N, dfix=s.D_max / scale.D_M, bfix=s.B_max / scale.D_N,
         dk=k.d_k * R / t0,
         aup=k.a_up * R / t0,
         lnw=np.log(w), w=w,
@@ -100,7 +103,9 @@ class Formulation:
       * ``"box"``: theta = 1, the constraint numerator <= lam (M + N); minimise cM M + cN N
         (the extent of the lam-sublevel set of the landscape);
       * ``"extent"``: theta = 1, minimise cM M + cN N over every feasible plan (M_max, N_max);
-      * ``"energy"``: theta = 1, batches pinned; minimise the energy under the delay budget.
+      * ``"energy"``: theta = 1, batches pinned; minimise the energy under the delay budget
+        (times ``dlim``, a hair below one, so that rounding the clocks to their bounds is safe);
+      * ``"center"``: theta = 1, batches pinned; minimise max(delay/tau0, energy/E0).
     """
 
     def __init__(self, K: int, scheme: str, kind: str, fix_batch: bool = False):
@@ -108,7 +113,8 @@ class Formulation:
         fix_batch = fix_batch or scheme == "fixed_batch"
         P = lambda name, shape=(), nonneg=True: self._param(name, shape, nonneg)  # noqa: E731
         self.params = {}
-        pa, pb, pC, inv_Dmax = P("pa"), P("pb"), P("pC"), P("inv_Dmax")
+        pa, pb, pC = P("pa"), P("pb"), P("pC")
+        smaxM, sminM, sminN = P("smaxM"), P("sminM"), P("sminN")
         kp3, clock_s = P("kp3"), P("clock_s")
         kk3, clock_k, bmax = P("kk3", K), P("clock_k", K), P("bmax", K)
         dk, aup, lnw, w = P("dk", K), P("aup", K), P("lnw", K, False), P("w", K)
@@ -129,10 +135,10 @@ class Formulation:
 
         c = [M >= lbM * th, M <= ubM * th, N >= lbN * th, N <= ubN * th]
         # (35a)/(35b): 1 <= D <= D_max, 1 <= B_k <= B_k^max, in totals
-        if fix_batch and kind != "energy":  # D = dfix D_max, B_k = bfix_k D_max (fixed_batch: dfix = 1, bfix = B^max/D^max)
+        if fix_batch and kind not in ("energy", "center"):  # D = dfix D_M, B_k = bfix_k D_N (in batch units)
             c += [S == P("dfix") * M, Sk == cp.multiply(P("bfix", K), N)]
         else:
-            c += [S <= M, S >= inv_Dmax * M, Sk <= cp.multiply(bmax, N), Sk >= inv_Dmax * N]
+            c += [S <= smaxM * M, S >= sminM * M, Sk <= cp.multiply(bmax, N), Sk >= sminN * N]
         # (35c)/(35d): clock bounds, linear in compute time
         if scheme == "fixed_frequency":
             c += [S == clock_s * T, Sk == cp.multiply(clock_k, Tk)]
@@ -154,8 +160,13 @@ class Formulation:
 
         if kind == "energy":
             Sp, Skp = P("Sfix"), P("Skfix", K)
-            c += [S == Sp, Sk == Skp, delay <= th]
+            c += [S == Sp, Sk == Skp, delay <= P("dlim")]
             obj = energy
+        elif kind == "center":
+            Sp, Skp = P("Sfix"), P("Skfix", K)
+            tc = cp.Variable(nonneg=True)
+            c += [S == Sp, Sk == Skp, delay <= tc, energy <= tc]
+            obj = tc
         else:
             c += [delay <= th, energy <= th]
             if kind == "relax":
@@ -170,7 +181,7 @@ class Formulation:
             elif kind == "extent":
                 obj = P("cM", (), False) * M + P("cN", (), False) * N
             else:
-                raise ValueError(f"kind = {kind!r}: must be relax, pair, box, extent or energy")
+                raise ValueError(f"kind = {kind!r}: must be relax, pair, box, extent, energy or center")
         self.problem = cp.Problem(cp.Minimize(obj), c)
         assert self.problem.is_dcp(dpp=True), "formulation must be DPP"
 
@@ -194,12 +205,22 @@ class Formulation:
         return None if x is None else np.asarray(x, float)
 
 
-def solve_cvx(problem, stats=None):
-    """Solve with CLARABEL; on a solver error or an inaccurate answer retry with SCS.  Counts in ``stats``."""
+#: Attempts, in order: CLARABEL with its defaults, CLARABEL without equilibration and with
+#: more iterations, CLARABEL at 1e-7 tolerances, then SCS.  An "inaccurate" status moves on.
+ATTEMPTS = (
+    ("CLARABEL", {}),
+    ("CLARABEL", dict(equilibrate_enable=False, max_iter=1000)),
+    ("CLARABEL", dict(tol_feas=1e-7, tol_gap_abs=1e-7, tol_gap_rel=1e-7, max_iter=1000)),
+    ("SCS", dict(eps=1e-9, max_iters=100000)),
+)
+
+
+def solve_cvx(problem, stats=None, attempts=ATTEMPTS):
+    """Solve through ``attempts`` until one is accurate; counts solves and fallbacks in ``stats``."""
     status = None
-    for solver in ("CLARABEL", "SCS"):
+    for solver, kw in attempts:
+        i = ATTEMPTS.index((solver, kw))
         try:
-            kw = dict(eps=1e-9, max_iters=200000) if solver == "SCS" else {}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # an inaccurate answer is retried below, not used
                 problem.solve(solver=solver, **kw)
@@ -209,10 +230,13 @@ def solve_cvx(problem, stats=None):
         if stats is not None:
             stats["convex_solves"] = stats.get("convex_solves", 0) + 1
             stats.setdefault("solvers", {})
-            stats["solvers"][solver] = stats["solvers"].get(solver, 0) + 1
+            key = solver if i == 0 or solver == "SCS" else f"{solver} (retry {i})"
+            stats["solvers"][key] = stats["solvers"].get(key, 0) + 1
         if status in ("optimal", "infeasible", "unbounded"):
-            if solver == "SCS" and stats is not None:
+            if i and stats is not None:
                 stats["fallbacks"] = stats.get("fallbacks", 0) + 1
+                if solver == "SCS":
+                    stats["scs_fallbacks"] = stats.get("scs_fallbacks", 0) + 1
             return status
     return status
 

@@ -19,15 +19,22 @@ from .exact import Scale, bounds, coefficients, formulation, totals_to_plan
 __all__ = ["min_energy", "round_batches"]
 
 
-def min_energy(s, M, N, D, B, scheme="proposed", stats=None):
+#: The least-energy plan is computed for a delay budget this much (relatively) below tau0, so
+#: that clocks returned a hair above their bounds can be set to the bounds and stay feasible.
+DELAY_MARGIN = 1e-7
+
+
+def min_energy(s, M, N, D, B, scheme="proposed", stats=None, kind="energy"):
     """Least energy (J) of a round-invariant plan with batches D, B that meets the delay budget.
 
     Returns ``(energy, plan)``; energy is inf (plan None) when even the top clocks and powers
-    miss the delay budget.
+    miss the delay budget.  ``kind="center"`` instead minimises max(delay/tau0, energy/E0)
+    and returns that ratio (<= 1 when feasible) with the plan.
     """
-    scale = Scale.of(s, M, N)
-    F = formulation(s.K, scheme, "energy")
-    F.set(**coefficients(s, scale), **bounds((M, M), (N, N), scale), pC=0.0,
+    B = np.asarray(B, float)
+    scale = Scale.of(s, M, N, D, float(B.mean()))  # units: these very batches (accuracy)
+    F = formulation(s.K, scheme, kind)
+    F.set(**coefficients(s, scale), **bounds((M, M), (N, N), scale), pC=0.0, dlim=1 - DELAY_MARGIN,
           Sfix=M * (D if M else 0.0) / scale.S_M,
           Skfix=N * (np.asarray(B, float) if N else np.zeros(s.K)) / scale.S_N)
     status = F.solve(stats)
@@ -38,7 +45,7 @@ def min_energy(s, M, N, D, B, scheme="proposed", stats=None):
         plan = plan.replace(D=np.full(M, float(D)))
     if N:
         plan = plan.replace(B=np.broadcast_to(np.asarray(B, float), (N, s.K)))
-    return float(F.problem.value) * s.E0, plan
+    return float(F.problem.value) * (s.E0 if kind == "energy" else 1.0), plan
 
 
 def round_batches(s, pair, scheme="proposed", best=np.inf, stats=None):

@@ -107,27 +107,23 @@ def plan_from_totals(s, M, N, D, T, B, Tk, U, scheme="proposed"):
     ``D`` samples per pre-training round computed in ``T`` s; device k: ``B[k]`` samples in
     ``Tk[k]`` s and an upload of ``U[k]`` s.  Clocks f = D N_FLOP/(c T) and powers from the
     inverse of (12).  Values that exceed their bound by rounding error of the solver
-    (relative 1e-9) are set to the bound; larger excesses are a bug and raise.
+    (relative 1e-5) are set to the bound; larger excesses are a bug and raise.
     """
     from ..plan import Plan
 
     def cap(name, x, hi):
         x = np.asarray(x, float)
-        if np.any(x > hi * (1 + 1e-6)):
+        if np.any(x > hi * (1 + 1e-5)):
             raise RuntimeError(f"solver returned {name} = {x} above its bound {hi}")
         return np.minimum(x, hi)
 
-    f = cap("f", D * s.n_flop / (s.c * T), s.f_max) if M else s.f_max
+    fixf = scheme == "fixed_frequency"
+    f = cap("f", D * s.n_flop / (s.c * T), s.f_max) if M and not fixf else s.f_max
     if N:
-        f_hat = cap("f_hat", B * s.n_flop / (s.c_hat * Tk), s.f_hat_max)
-        p = cap("p", power_from_upload_time(s, U), np.minimum(s.P_ave, s.P_max))
-        if scheme == "fixed_power":
-            p = s.P_max
-        if scheme == "fixed_frequency":
-            f_hat = s.f_hat_max
+        f_hat = s.f_hat_max if fixf else cap("f_hat", B * s.n_flop / (s.c_hat * Tk), s.f_hat_max)
+        p = s.P_max if scheme == "fixed_power" else cap("p", power_from_upload_time(s, U),
+                                                         np.minimum(s.P_ave, s.P_max))
     else:
         f_hat = s.f_hat_max
         p = np.minimum(s.P_ave, s.P_max)
-    if scheme == "fixed_frequency":
-        f = s.f_max
     return Plan.uniform(s, M, N, D=D if M else 1.0, f=f, B=B if N else 1.0, f_hat=f_hat, p=p)

@@ -153,7 +153,7 @@ def relax_once(s, scheme, branch, stats=None, guess=(1000.0, 100.0), batches=Non
         F.set(**coefficients(s, scale), **bounds(branch.M, branch.N, scale), nu=1.0,
               pC=(C.gap + (C.shift if branch.has_shift else 0.0)) / scale.R_o)
         if batches is not None:
-            F.set(dfix=batches[0] / s.D_max, bfix=np.asarray(batches[1], float) / s.D_max)
+            F.set(dfix=batches[0] / scale.D_M, bfix=np.asarray(batches[1], float) / scale.D_N)
         status = F.solve(stats)
         if status != "optimal":
             return Relaxed(branch, np.nan, np.nan, np.inf, status)

@@ -222,7 +222,7 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
     ui = np.array([evaluated_int.get(k, np.nan) for k in evaluated], float)
     stats["pairs_evaluated"] = len(evaluated)
     stats["integrality_gap"] = report.bound - stats["lower_bound"]
-    stats["solver"] = "SCS" if stats.get("fallbacks") else "CLARABEL"
+    stats["solver"] = "CLARABEL" + (f" (SCS fallback x{stats['scs_fallbacks']})" if stats.get("scs_fallbacks") else "")
     stats["wall_time"] = time.perf_counter() - t0
     if not history:
         history = (stats["pair_optimum"],)
