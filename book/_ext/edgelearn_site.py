@@ -14,7 +14,12 @@ docstring name objects that the API page documents under their defining module
 (``edgelearn.plan.Plan``); a ``missing-reference`` handler imports the name and resolves it
 there, so nitpicky builds (``-n``) stay clean without duplicate entries.
 
-3. Napoleon leaves property and attribute docstrings alone: it would read
+3. Each inline script appears once per page.  Sphinx 7.4 re-adds the scripts that extensions
+registered after the builder started with ``None`` turned into ``''``, so inline scripts of
+sphinx-thebe and sphinx-togglebutton were written twice, and ``const THEBE_JS_URL`` declared
+twice is a JavaScript error on every page.
+
+4. Napoleon leaves property and attribute docstrings alone: it would read
 "Energy of each round (N,): ..." as "type: description".
 """
 from __future__ import annotations
@@ -125,7 +130,22 @@ def _napoleon_skips_attributes(app):
             listeners[i] = listener._replace(handler=wrapped)
 
 
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    files = getattr(app.builder, "_js_files", None)
+    if not files:
+        return
+    seen, keep = set(), []
+    for js in files:
+        attrs = getattr(js, "attributes", {}) or {}
+        key = (getattr(js, "filename", str(js)) or "", tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        if key not in seen:
+            seen.add(key)
+            keep.append(js)
+    files[:] = keep
+
+
 def setup(app):
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("build-finished", _copy_mathjax)
     app.connect("missing-reference", _resolve_reexport)
