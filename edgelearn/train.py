@@ -37,10 +37,27 @@ from . import nets as _nets
 from . import system as _system
 from .cache import DiskCache, make_key
 
-__all__ = ["History", "run", "pick_device", "fedsgd_gradient", "CACHE_VERSION"]
+__all__ = ["History", "run", "solved_plan", "compare", "pick_device", "fedsgd_gradient", "CACHE_VERSION"]
 
 #: Bump when a change to the trainer changes its results (old cache entries then miss).
 CACHE_VERSION = 1
+
+_MODULE_DIR = __import__("pathlib").Path(__file__).parent
+
+
+@functools.lru_cache(maxsize=None)
+def _source_hash(*names) -> str:
+    """Hash of the source of some edgelearn modules/packages: edits invalidate cached results."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in names:
+        path = _MODULE_DIR / name
+        files = sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+        for f in files:
+            h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
 
 _ARRAYS = ("stage", "time", "energy", "loss", "eval_round", "test_accuracy", "test_loss", "task_loss")
 
@@ -98,6 +115,15 @@ class History:
     @property
     def total_energy(self) -> float:
         return float(self.energy[-1]) if self.rounds else 0.0
+
+    def smoothed_loss(self, window: int | None = None) -> np.ndarray:
+        """Running mean of ``loss`` over the last ``window`` rounds (default: 2% of the rounds, at least 1)."""
+        if window is None:
+            window = max(1, self.rounds // 50)
+        c = np.cumsum(np.concatenate([[0.0], self.loss]))
+        r = np.arange(1, self.rounds + 1)
+        lo = np.maximum(0, r - window)
+        return (c[r] - c[lo]) / (r - lo)
 
     @property
     def eval_time(self) -> np.ndarray:
@@ -259,7 +285,7 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
         raise ValueError(f"experiment has {exp.K} devices but the scenario has K = {scenario.K}")
     _check(scenario, plan, exp)
 
-    key = make_key(CACHE_VERSION, scenario.digest(), plan.to_dict(), data_id, int(seed), int(eval_every),
+    key = make_key(CACHE_VERSION, _source_hash("train", "nets", "data"), scenario.digest(), plan.to_dict(), data_id, int(seed), int(eval_every),
                    int(eval_samples), bool(amp))
     store = DiskCache(cache_dir) if cache else None
     if store is not None:
@@ -362,3 +388,63 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
         budgets=(scenario.tau0, scenario.E0),
     )
 
+
+
+def solved_plan(scenario, scheme: str = "proposed", *, cache=True, cache_dir=None, **solve_kw):
+    """``edgelearn.solve(scenario, scheme, **solve_kw).plan``, cached on disk.
+
+    The key hashes the scenario, the scheme, the options and the solver's source, so a
+    changed solver recomputes.  Raises the solver's ``InfeasibleBudgetError`` when no
+    plan meets the budgets.
+    """
+    from .plan import Plan
+    from .solver import solve
+
+    solve_kw.setdefault("progress", False)
+    key = make_key("plan", _source_hash("solver", "system", "bound", "evaluate", "plan"), scenario.digest(), scheme,
+                   {k: v for k, v in solve_kw.items() if k != "progress"})
+    store = DiskCache(cache_dir, namespace="plans") if cache else None
+    if store is not None:
+        blob = store.load(key)
+        if blob is not None:
+            d = json.loads(blob)
+            return Plan(**{k: (np.array(v, float).reshape(-1, scenario.K) if k in ("B", "f_hat", "p") else v)
+                           for k, v in d.items()})
+    plan = solve(scenario, scheme, **solve_kw).plan
+    if store is not None:
+        store.save(key, json.dumps(plan.to_dict()).encode())
+    return plan
+
+
+def compare(scenario, experiment, schemes=None, *, solve_kw=None, **run_kw) -> dict:
+    """Solve each scheme's plan for ``scenario`` and train it: ``{scheme: History or None}``.
+
+    ``schemes`` defaults to the proposed design and the five benchmarks
+    (:data:`edgelearn.plots.SCHEMES`).  A scheme whose budgets admit no plan gives None.
+    ``run_kw`` goes to :func:`run` (``seed``, ``eval_every``, ``progress``, ...).
+    """
+    from .plots import SCHEMES
+    from .solver import InfeasibleBudgetError
+
+    out = {}
+    for scheme in (SCHEMES if schemes is None else schemes):
+        try:
+            plan = solved_plan(scenario, scheme, **(solve_kw or {}))
+        except InfeasibleBudgetError:
+            out[scheme] = None
+            continue
+        out[scheme] = run(scenario, plan, experiment, **run_kw)
+    return out
+
+
+def sweep(scenario, experiment, budget: str, values, schemes=None, *, solve_kw=None, **run_kw) -> dict:
+    """Final test accuracy of each scheme as one budget varies: ``{scheme: array like values}``.
+
+    ``budget``: ``"tau0"`` (the paper's Fig. 4) or ``"E0"`` (Fig. 5); every other
+    field of ``scenario`` stays.  NaN where the budgets admit no plan for a scheme.
+    """
+    if budget not in ("tau0", "E0"):
+        raise ValueError(f"budget = {budget!r}: must be 'tau0' or 'E0'")
+    runs = [compare(scenario.replace(**{budget: float(v)}), experiment, schemes, solve_kw=solve_kw, **run_kw)
+            for v in values]
+    return {k: np.array([np.nan if r[k] is None else r[k].final_accuracy for r in runs]) for k in runs[0]}
