@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Estimate", "Constants", "loss_gap", "smoothness", "gradient_variance",
-           "wasserstein", "rho_tilde", "constants", "ground_distance"]
+           "wasserstein", "rho_tilde", "constants", "ground_distance", "GradientTrace", "gradient_trace"]
 
 
 @dataclass(frozen=True)
@@ -397,3 +397,85 @@ def constants(model, server_data, device_data, *, K: int | None = None, label_co
     for name, fn in tqdm(steps, desc="constants", disable=not progress):
         out[name] = fn()
     return Constants(out)
+
+
+@dataclass(frozen=True)
+class GradientTrace:
+    """Squared full-gradient norms ||grad L(w^(r), D^(r))||^2 measured along one two-stage run
+    (on D for r < M, on B after): the quantity Theorem 3.1 averages.  ``rounds`` are the rounds
+    at which it was measured; ``model`` is the trained model."""
+
+    M: int
+    N: int
+    rounds: np.ndarray
+    grad_norm2: np.ndarray
+    loss: np.ndarray
+    model: object = field(repr=False, compare=False)
+
+    @property
+    def avg_grad_norm2(self) -> float:
+        """The average over the run (left side of (34)), estimated from the measured rounds."""
+        return float(self.grad_norm2.mean())
+
+
+def gradient_trace(model, server_data, device_data, M: int, N: int, D: int, B, gamma: float, *,
+                   loss_fn=None, eval_samples: int = 500, every: int = 1, seed: int = 0,
+                   progress: bool = True) -> GradientTrace:
+    """Train ``model`` (in place) by the two-stage SGD and measure the full-gradient norm as it goes.
+
+    Pre-training, eq. (3): M steps with batches of ``D`` samples drawn from ``server_data``.
+    Fine-tuning, eqs. (7)-(9): N rounds in which device k draws ``B[k]`` samples of
+    ``device_data[k]`` (a list of K datasets); the weighted average (8) of the devices'
+    mean-loss gradients is the mean-loss gradient of the union of their batches, which is what
+    is computed.  Every ``every`` rounds the squared norm of the gradient of the stage's
+    loss is measured on a fixed subsample of at most ``eval_samples`` points (of D, or of the
+    union of the devices' data).  This is a measurement tool; :func:`edgelearn.train.run` is
+    the trainer with the simulated clock.
+    """
+    import torch
+    from tqdm.auto import tqdm
+    if gamma <= 0:
+        raise ValueError(f"gamma = {gamma}: must be > 0")
+    for name, v in (("M", M), ("N", N), ("D", D), ("every", every)):
+        _check_positive_int(name, v, low=0 if name in ("M", "N") else 1)
+    if M + N < 1:
+        raise ValueError(f"M = {M}, N = {N}: need M + N >= 1")
+    if not isinstance(device_data, list):
+        device_data = [device_data]          # one dataset: a single device (pass a list for K devices)
+    B = np.broadcast_to(np.asarray(B, int), (len(device_data),))
+    Xs, ys, _ = _torch_data(server_data, None, seed, model)
+    devs = [_torch_data(d, None, seed, model)[:2] for d in device_data]
+    XB, yB = torch.cat([d[0] for d in devs]), torch.cat([d[1] for d in devs])
+    rng = np.random.default_rng(seed)
+    iS = _subsample(len(Xs), eval_samples, rng)
+    iB = _subsample(len(XB), eval_samples, rng)
+    evalS, evalB = (Xs[iS], ys[iS]), (XB[iB], yB[iB])
+    lf = loss_fn or torch.nn.functional.cross_entropy
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def grad_norm2(X, y):
+        model.zero_grad()
+        loss = lf(model(X), y)
+        loss.backward()
+        return float(sum((p.grad.double() ** 2).sum() for p in params)), float(loss.detach())
+
+    rounds, g2, losses = [], [], []
+    for r in tqdm(range(M + N), desc="two-stage SGD", disable=not progress, leave=False):
+        pre = r < M
+        if r % every == 0:
+            a, l = grad_norm2(*(evalS if pre else evalB))
+            rounds.append(r), g2.append(a), losses.append(l)
+        if pre:
+            idx = torch.as_tensor(rng.integers(0, len(Xs), D))
+            X, y = Xs[idx], ys[idx]
+        else:
+            picks = [torch.as_tensor(rng.integers(0, len(x), b)) for (x, _), b in zip(devs, B)]
+            X = torch.cat([x[i] for (x, _), i in zip(devs, picks)])
+            y = torch.cat([t[i] for (_, t), i in zip(devs, picks)])
+        model.zero_grad()
+        lf(model(X), y).backward()
+        with torch.no_grad():
+            for p in params:
+                p -= gamma * p.grad
+    model.zero_grad()
+    return GradientTrace(M, N, np.array(rounds), np.array(g2), np.array(losses), model)
