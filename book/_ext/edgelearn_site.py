@@ -19,13 +19,20 @@ registered after the builder started with ``None`` turned into ``''``, so inline
 sphinx-thebe and sphinx-togglebutton were written twice, and ``const THEBE_JS_URL`` declared
 twice is a JavaScript error on every page.
 
-4. Napoleon leaves property and attribute docstrings alone: it would read
+4. Docstrings are plain-text mathematics: ``|h|^2`` means an absolute value, not an RST
+substitution, so a pipe inside a line (outside inline literals and roles) is escaped before
+docutils reads it.  References to edgelearn objects that exist but are not part of the
+documented API (private helpers) render as code without a link; references to names that do
+not exist still warn, so ``-n`` keeps catching typos.
+
+5. Napoleon leaves property and attribute docstrings alone: it would read
 "Energy of each round (N,): ..." as "type: description".
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -102,19 +109,41 @@ def _import(name: str):
 def _resolve_reexport(app, env, node, contnode):
     if node.get("refdomain") != "py":
         return None
-    target = node.get("reftarget", "")
+    target = node.get("reftarget", "").lstrip(".~")
     module = node.get("py:module") or ""
-    candidates = ([f"{module}.{target}"] if module.startswith("edgelearn") else []) + [target]
+    klass = node.get("py:class") or ""
+    candidates = []
+    if module.startswith("edgelearn"):
+        if klass:
+            candidates.append(f"{module}.{klass}.{target}")
+        candidates.append(f"{module}.{target}")
+    candidates.append(target)
     for cand in candidates:
         if not cand.startswith("edgelearn"):
             continue
         obj = _import(cand)
-        canonical = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
-        if obj is None or canonical == cand or not canonical.startswith("edgelearn."):
+        if obj is None:
             continue
-        return env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder, node["reftype"],
-                                                 canonical, node, contnode)
+        mod, qual = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if mod and qual and mod.startswith("edgelearn") and f"{mod}.{qual}" != cand:
+            found = env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder, node["reftype"],
+                                                      f"{mod}.{qual}", node, contnode)
+            if found is not None:
+                return found
+        return contnode          # exists in edgelearn but is not documented: plain code, no link
     return None
+
+
+_ROLE_OR_LITERAL = re.compile(r"(``.*?``|:[a-z:]+:`[^`]*`|`[^`]*`_?)")
+
+
+def _escape_pipes(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        if "|" not in line or line.lstrip().startswith(("|", "+")):
+            continue                                  # tables and line blocks keep their pipes
+        parts = _ROLE_OR_LITERAL.split(line)
+        lines[i] = "".join(p if j % 2 else p.replace("\\|", "|").replace("|", "\\|")
+                           for j, p in enumerate(parts))
 
 
 def _napoleon_skips_attributes(app):
@@ -149,5 +178,6 @@ def setup(app):
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("build-finished", _copy_mathjax)
     app.connect("missing-reference", _resolve_reexport)
+    app.connect("autodoc-process-docstring", _escape_pipes)
     app.connect("builder-inited", _napoleon_skips_attributes)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
