@@ -209,6 +209,23 @@ def test_every_equation_renders(visited, path):
     assert state["rendered"] >= state["sources"]
 
 
+def notebook_pages() -> list[str]:
+    """The navigation pages whose source is a notebook."""
+    return [p for p in toc_pages() if (ROOT / p.replace(".html", ".ipynb")).exists()]
+
+
+@pytest.mark.parametrize("path", notebook_pages())
+def test_notebook_pages_have_launch_and_download_buttons(visited, path):
+    page = visited[path].page
+    nb = path.replace(".html", ".ipynb")
+    links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
+    assert any("colab.research.google.com" in h and h.endswith(nb) for h in links), f"{path}: no Colab button"
+    assert any("mybinder.org" in h and h.endswith(nb) for h in links), f"{path}: no Binder button"
+    downloads = [h for h in links if h.endswith(".ipynb") and h.startswith("http://127.0.0.1")]
+    assert downloads, f"{path}: no download link to the notebook"
+    assert page.request.get(downloads[0]).ok, f"{path}: {downloads[0]} does not download"
+
+
 def _explorer_reacts(page, root):
     """Move every slider of one explorer to its end and back; return the problems."""
     problems = []
