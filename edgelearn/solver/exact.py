@@ -207,10 +207,13 @@ class Formulation:
 
 #: Attempts, in order: CLARABEL with its defaults, CLARABEL without equilibration and with
 #: more iterations, CLARABEL at 1e-7 tolerances, then SCS.  An "inaccurate" status moves on.
+_CLARABEL = dict(equilibrate_enable=True, max_iter=200, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
+# Every attempt spells out every setting: cvxpy re-uses the CLARABEL solver object between
+# solves and keeps settings that a call does not mention, which would make results depend on history.
 ATTEMPTS = (
-    ("CLARABEL", {}),
-    ("CLARABEL", dict(equilibrate_enable=False, max_iter=1000)),
-    ("CLARABEL", dict(tol_feas=1e-7, tol_gap_abs=1e-7, tol_gap_rel=1e-7, max_iter=1000)),
+    ("CLARABEL", _CLARABEL),
+    ("CLARABEL", {**_CLARABEL, "equilibrate_enable": False, "max_iter": 1000}),
+    ("CLARABEL", {**_CLARABEL, "tol_feas": 1e-7, "tol_gap_abs": 1e-7, "tol_gap_rel": 1e-7, "max_iter": 1000}),
     ("SCS", dict(eps=1e-9, max_iters=100000)),
 )
 
@@ -219,7 +222,7 @@ def solve_cvx(problem, stats=None, attempts=ATTEMPTS):
     """Solve through ``attempts`` until one is accurate; counts solves and fallbacks in ``stats``."""
     status = None
     for solver, kw in attempts:
-        i = ATTEMPTS.index((solver, kw))
+        i = next(j for j, a in enumerate(ATTEMPTS) if a[0] == solver and a[1] is kw)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # an inaccurate answer is retried below, not used

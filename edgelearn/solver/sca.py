@@ -34,6 +34,10 @@ from .problem import constants
 
 __all__ = ["sca_pair", "SCASolution", "upload_energy_tangent", "SCAProblem"]
 
+#: Relative margin inside the budgets: the solver's accuracy (~1e-8 in scaled units, a few 1e-7 of a
+#: budget in badly scaled cases) must not make an iterate infeasible.
+MARGIN = 1e-6
+
 
 def upload_energy_tangent(s, p_o, g_up=None):
     """E(p_o) and E'(p_o) of the upload energy (19) E(p) = p beta / r(p), eq. (38)."""
@@ -89,7 +93,8 @@ class SCAProblem:
                 c += [fh == 1]
             if scheme == "fixed_power":
                 c += [q == 1]
-        c += [delay <= 1, energy <= 1]
+        # budgets (35e)-(35f), MARGIN inside, so that iterates pass evaluate()
+        c += [delay <= 1 - MARGIN, energy <= 1 - MARGIN]
         self.problem = cp.Problem(cp.Minimize(obj), c)
         if not self.problem.is_dcp(dpp=True):
             bad = [str(x) for x in c if not x.is_dcp(dpp=True)]

@@ -82,7 +82,13 @@ def _diagnose(s, scheme, pairs, stats):
         delay = M * dmin / k.rate_s + N * float(np.max(k.d_k + bmin / k.rate_k + u))
         if delay < best_delay:
             best_delay = delay
-        E, _ = min_energy(s, M, N, dmin, bmin, scheme, stats)
+        if N == 0:  # closed form: one stage, M equal rounds over tau0 (top clock when fixed)
+            t = s.tau0 / M if scheme != "fixed_frequency" else dmin / k.rate_s
+            E = M * k.kappa * dmin**3 / t**2
+        else:       # convex; solved twice so that the energy unit matches the answer
+            E, _ = min_energy(s.replace(E0=1.0), M, N, dmin, bmin, scheme, stats)
+            if np.isfinite(E) and E > 0:
+                E = min(E, min_energy(s.replace(E0=E), M, N, dmin, bmin, scheme, stats)[0])
         if E < best_energy:
             best_energy, which = E, f"M = {M}, N = {N} with {'the largest' if scheme == 'fixed_batch' else 'one-sample'} batches"
     if best_delay > s.tau0 * (1 + 1e-9):
