@@ -190,8 +190,13 @@ def start_point(s, M, N, scheme="proposed", stats=None):
     return plan
 
 
-def sca_pair(s, M, N, scheme="proposed", *, eps=1e-6, max_iter=200, stats=None, start=None):
-    """Solve (P2) at (M, N) by SCA (Algorithm 1, lines 4-8); stops when Upsilon drops by less than ``eps``."""
+def sca_pair(s, M, N, scheme="proposed", *, eps=1e-6, max_iter=200, stats=None, start=None, rebuild=False):
+    """Solve (P2) at (M, N) by SCA (Algorithm 1, lines 4-8); stops when Upsilon drops by less than ``eps``.
+
+    ``rebuild=True`` builds and compiles a new cvxpy problem at every iteration (the plain way,
+    as with CVX) instead of re-solving the compiled one with new Parameter values; same answer,
+    for the benchmark.
+    """
     from ..bound import upsilon as _ups
     if s.per_round_channels:
         raise NotImplementedError("sca_pair: per-round channels need the per-round problem")
@@ -206,6 +211,9 @@ def sca_pair(s, M, N, scheme="proposed", *, eps=1e-6, max_iter=200, stats=None, 
     from ..evaluate import evaluate
     hist, iterates, prev, plan, status = [], [], _ups(s, plan0), plan0, "optimal"
     for _ in range(max_iter):
+        if rebuild:
+            F = SCAProblem(s.K, scheme, M > 0, N > 0)
+            F.set(**_static_coefficients(s, M, N))
         F.set(**_local(s, M, N, d_o, b_o, q_o))
         status = solve_cvx(F.problem, stats, attempts=ATTEMPTS[:-1])
         v = F.vars
