@@ -15,7 +15,7 @@ import numpy as np
 from .. import system as _system
 
 __all__ = ["SCHEMES", "InfeasibleBudgetError", "Constants", "constants", "plan_from_totals",
-           "power_from_upload_time", "upload_time_at_power"]
+           "power_from_upload_time", "upload_time_at_power", "symmetrize"]
 
 #: The six designs of Section V: what each one fixes.
 SCHEMES = {
@@ -128,3 +128,27 @@ def plan_from_totals(s, M, N, D, T, B, Tk, U, scheme="proposed"):
         f_hat = s.f_hat_max
         p = np.minimum(s.P_ave, s.P_max)
     return Plan.uniform(s, M, N, D=D if M else 1.0, f=f, B=B if N else 1.0, f_hat=f_hat, p=p)
+
+
+def symmetrize(s, plan):
+    """The round-invariant plan that averages ``plan`` over the rounds of each stage, in the
+    convex variables: batch, compute time and upload time (channels fixed over rounds).
+
+    Why it is never worse (the round-invariance argument): in (batch, time) variables every
+    delay is linear and every energy and the bound's 1/batch terms are convex, so by Jensen's
+    inequality the averaged plan uses no more delay and energy than ``plan`` and has no
+    larger Upsilon; the power budgets (10)-(11) are convex in the upload time too.
+    """
+    from .. import system as _system
+    M, N = plan.M, plan.N
+    kw = {}
+    if M:
+        D = float(np.mean(plan.D))
+        t = float(np.mean(_system.pretrain_delay(s, plan.D, plan.f)))
+        kw.update(D=D, T=t)
+    if N:
+        B = plan.B.mean(axis=0)
+        Tk = _system.compute_time(s, plan.B, plan.f_hat).mean(axis=0)
+        U = _system.upload_time(s, plan.p).mean(axis=0)
+        kw.update(B=B, Tk=Tk, U=U)
+    return plan_from_totals(s, M, N, kw.get("D"), kw.get("T"), kw.get("B"), kw.get("Tk"), kw.get("U"))

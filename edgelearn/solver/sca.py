@@ -32,7 +32,7 @@ from .exact import ATTEMPTS, solve_cvx
 from .integer import min_energy
 from .problem import constants
 
-__all__ = ["sca_pair", "SCASolution", "upload_energy_tangent", "SCAProblem"]
+__all__ = ["sca_pair", "SCASolution", "upload_energy_tangent", "reciprocal_tangent", "SCAProblem", "start_point"]
 
 #: Relative margin inside the budgets: the solver's accuracy (~1e-8 in scaled units, a few 1e-7 of a
 #: budget in badly scaled cases) must not make an iterate infeasible.
@@ -49,6 +49,12 @@ def upload_energy_tangent(s, p_o, g_up=None):
     E = p_o * beta / (W * L)
     dE = beta / (W * L) - p_o * beta * g / (W * L**2 * (W * N0 + g * p_o) * np.log(2))
     return E, dE
+
+
+def reciprocal_tangent(x, x_o):
+    """The tangent of 1/x at x_o, 2/x_o - x/x_o^2: a global lower bound on 1/x (x > 0), used in (39)-(41)."""
+    x_o = np.asarray(x_o, float)
+    return 2.0 / x_o - np.asarray(x, float) / x_o**2
 
 
 class SCAProblem:

@@ -34,7 +34,7 @@ import numpy as np
 from .exact import Scale, bounds, coefficients, formulation, solve_pair
 from .problem import constants
 
-__all__ = ["Branch", "branches", "round_limits", "relax", "sublevel_box"]
+__all__ = ["Branch", "branches", "round_limits", "relax", "sublevel_box", "certify_rectangle", "pair_landscape"]
 
 
 @dataclass(frozen=True)
@@ -233,3 +233,21 @@ def certify_rectangle(s, scheme, branch, lam, rect, stats=None, rtol=1e-7, max_r
 
 
 _GUESSES = ((1000.0, 100.0), (10.0, 1e4), (1e5, 1.0), (1e6, 1e3))
+
+
+def pair_landscape(s, Ms, Ns, scheme="proposed", progress=False):
+    """v(M, N), the optimum of (P2) with real batches, on a grid: array (len(Ns), len(Ms)), inf where infeasible.
+
+    One exact convex solve per pair (for plots; the search itself visits only a few pairs).
+    """
+    from .exact import solve_pair
+    Ms, Ns = np.asarray(Ms, int), np.asarray(Ns, int)
+    out = np.full((Ns.size, Ms.size), np.inf)
+    it = [(i, j) for i in range(Ns.size) for j in range(Ms.size)]
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="landscape", leave=False)
+    for i, j in it:
+        if Ms[j] + Ns[i] >= 1:
+            out[i, j] = solve_pair(s, int(Ms[j]), int(Ns[i]), scheme).upsilon
+    return out
