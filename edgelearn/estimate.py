@@ -347,6 +347,9 @@ def rho_tilde(model, data_a, data_b=None, *, label_cost=None, loss_fn=None, max_
     if label_cost is not None:
         if label_cost <= 0:
             raise ValueError(f"label_cost = {label_cost}: must be > 0 (or None to ignore labels)")
+        if loss_fn is not None:
+            raise ValueError("rho_tilde: the label-change part assumes the cross-entropy loss; "
+                             "pass label_cost=None with a custom loss_fn")
         with torch.no_grad():
             logits = model(X)
             lse = torch.logsumexp(logits, dim=1, keepdim=True)
@@ -361,7 +364,7 @@ def rho_tilde(model, data_a, data_b=None, *, label_cost=None, loss_fn=None, max_
                     f"{how} over {len(X)} samples at w")
 
 
-def constants(model, server_data, device_data, *, K: int | None = None, label_cost="diameter",
+def constants(model, server_data, device_data, *, label_cost="diameter",
               max_samples: int = 500, w_samples: int = 500, loss_inf: float = 0.0, loss_fn=None,
               seed: int = 0, progress: bool = True) -> Constants:
     """All seven learning constants of Theorem 3.1 for ``model`` at its current parameters.
@@ -372,8 +375,7 @@ def constants(model, server_data, device_data, *, K: int | None = None, label_co
     wasserstein, loss_gap: ``scenario.replace(**constants(...))``.  (The step size must
     then satisfy gamma <= ``.max_gamma``.)  ``label_cost='diameter'`` sets the label
     cost kappa of the ground distance to twice the largest input norm, so a change of
-    label costs at least as much as any change of input.  ``K`` is unused; it is accepted
-    so a caller can pass the scenario's device count for the record.
+    label costs at least as much as any change of input.
     """
     from tqdm.auto import tqdm
     Xa, _ = _arrays(server_data)

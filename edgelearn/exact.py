@@ -347,7 +347,7 @@ class ExactProblem:
         L0 = self.loss(w, which)
         g2 = float(np.sum(g * g))
         if which == "D":
-            rho, a2, var = self.smoothness("D"), self.variance_bound("D"), self.variance_bound("D") / int(batch)
+            rho, var = self.smoothness("D"), self.variance_bound("D") / int(batch)
         else:
             batch = np.asarray(batch, int)
             rho, var = self.smoothness("B"), self.K * self.variance_bound("B") / batch.sum()
