@@ -22,6 +22,7 @@ The simulated clock and energy of each round come from the system model,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import json
@@ -124,6 +125,12 @@ class History:
         r = np.arange(1, self.rounds + 1)
         lo = np.maximum(0, r - window)
         return (c[r] - c[lo]) / (r - lo)
+
+    def plot_loss(self, ax, against: str = "time", smooth: int | None = None, **kw):
+        """Draw the (smoothed) training loss against simulated ``"time"`` (s) or ``"energy"`` (J) on ``ax``."""
+        if against not in ("time", "energy"):
+            raise ValueError(f"against = {against!r}: must be 'time' or 'energy'")
+        return ax.plot(getattr(self, against), self.smoothed_loss(smooth), **kw)
 
     @property
     def eval_time(self) -> np.ndarray:
@@ -260,12 +267,16 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     with ``partition``/``alpha``/``data_seed``) or an :class:`~edgelearn.data.Experiment`.
     ``seed`` fixes the initial weights and every batch draw: the same seed gives the
     same history.  ``eval_every``: test every so many rounds (default: about 10
-    evaluations per run; 0: only the initial and final models).  ``eval_samples``:
-    at most this many device samples for ``task_loss``.  ``device="auto"`` uses CUDA
+    evaluations per run); the initial model, the end of pre-training and the final model
+    are always tested (``eval_every=0``: only those).  ``eval_samples``: at most this many
+    device samples for ``task_loss``.  ``device="auto"`` uses CUDA
     when present; ``amp=True`` runs forward passes in mixed precision (bfloat16 on the
     CPU, float16 with loss scaling on CUDA).  ``cache=True`` stores the finished run
     under ``cache_dir`` (default :func:`edgelearn.cache.default_dir`), keyed by a hash
-    of the scenario, plan, experiment, seed and these options, and returns it next time.
+    of everything the learning depends on (the scenario's gamma and K, the plan's rounds and
+    batch sizes, the experiment's data, the seed, these options and the trainer's source),
+    and returns it next time, with the simulated time and energy recomputed for the given
+    scenario and plan by the system model.
     """
     if isinstance(seed, bool) or int(seed) != seed:
         raise ValueError(f"seed = {seed!r}: must be a whole number")
@@ -285,16 +296,22 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
         raise ValueError(f"experiment has {exp.K} devices but the scenario has K = {scenario.K}")
     _check(scenario, plan, exp)
 
-    key = make_key(CACHE_VERSION, _source_hash("train", "nets", "data"), scenario.digest(), plan.to_dict(), data_id, int(seed), int(eval_every),
-                   int(eval_samples), bool(amp))
+    # What the learning depends on: the learning rate, the rounds and batch sizes, the data, the seed and
+    # the options (and the trainer's code).  Clocks and powers only move the simulated clock, which is
+    # recomputed from the system model on every load; so plans that differ only there share one run.
+    key = make_key(CACHE_VERSION, _source_hash("train", "nets", "data"), scenario.gamma, scenario.K, plan.M,
+                   plan.N, plan.D, plan.B, data_id, int(seed), int(eval_every), int(eval_samples), bool(amp))
     store = DiskCache(cache_dir) if cache else None
     if store is not None:
         blob = store.load(key)
         if blob is not None:
             try:
-                return History.from_bytes(blob)
+                cached = History.from_bytes(blob)
             except Exception:  # a valid checksum over an unreadable payload: recompute
-                pass
+                cached = None
+            if cached is not None:
+                t_sim, e_sim = _system.breakdown(scenario, plan).cumulative()
+                return dataclasses.replace(cached, time=t_sim, energy=e_sim, budgets=(scenario.tau0, scenario.E0))
 
     history = _train(scenario, plan, exp, pick_device(device), int(seed), int(eval_every), int(eval_samples),
                      progress, amp)
@@ -374,7 +391,7 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
             scaler.update()
         else:
             opt.step()
-        if (eval_every and (r + 1) % eval_every == 0) or r + 1 == plan.M + plan.N:
+        if (eval_every and (r + 1) % eval_every == 0) or r + 1 in (plan.M, plan.M + plan.N):
             evaluate(r + 1)
         if progress and (r % 10 == 0 or r + 1 == plan.M + plan.N):
             bar.set_postfix(stage=stage[r], loss=f"{losses[r]:.3f}", refresh=False)

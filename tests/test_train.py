@@ -119,6 +119,17 @@ def test_cache_returns_the_stored_run_and_recomputes_a_corrupt_file(setting, tmp
     assert not train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False, eval_every=0).cached
 
 
+def test_plans_that_differ_only_in_clocks_share_the_training_but_not_the_clock(setting, tmp_path):
+    s, plan = setting
+    slow = plan.replace(f=plan.f / 2)
+    first = train.run(s, plan, "mnist-mnist", cache_dir=tmp_path, progress=False, eval_every=0)
+    second = train.run(s, slow, "mnist-mnist", cache_dir=tmp_path, progress=False, eval_every=0)
+    assert second.cached and np.array_equal(first.loss, second.loss)
+    # half the server clock doubles every pre-training round's delay (14)
+    assert second.time[3] == pytest.approx(2 * first.time[3])
+    assert second.total_time == pytest.approx(el.evaluate(s, slow).delay)
+
+
 def test_disk_cache_writes_atomically_and_checks_the_sum(tmp_path):
     c = DiskCache(tmp_path)
     c.save("k", b"payload")
