@@ -185,3 +185,22 @@ def test_random_budgets_give_feasible_plans_above_the_bound(tau0, E0):
     assert sol.report.feasible and sol.plan.integer_batches
     assert sol.report.bound >= sol.stats["lower_bound"] * (1 - 1e-6)
     assert sol.stats["pair_optimum"] >= sol.stats["lower_bound"] * (1 - 1e-6)  # solver accuracy
+
+
+# ---------------------------------------------------------------- per-round channels
+def test_per_round_problem_with_repeated_channels_equals_round_invariant():
+    """Channels given per round but all equal: the general problem has the round-invariant optimum."""
+    from edgelearn.solver.perround import solve_pair_per_round
+    s = small()
+    rep = s.replace(g_up=np.tile(s.g_up, (5, 1)), g_down=np.tile(s.g_down, (5, 1)))
+    for M, N in ((9, 3), (0, 4), (20, 0)):
+        v, _ = solve_pair_per_round(rep, M, N)
+        assert v == pytest.approx(solve_pair(s, M, N).upsilon, rel=1e-6)
+
+
+def test_per_round_channels_give_a_feasible_integer_plan():
+    s = small()
+    g_up, g_down = el.scenarios.rayleigh_gains(s.K, seed=1, N=5)
+    sol = solve(s.replace(g_up=g_up, g_down=g_down), progress=False)
+    assert sol.report.feasible and sol.plan.integer_batches and sol.plan.N <= 5
+    assert sol.report.bound >= sol.stats["lower_bound"] * (1 - 1e-6)
