@@ -278,8 +278,15 @@ def solve_pair(s, M: int, N: int, scheme="proposed", scale: Scale | None = None,
     status = F.solve(stats)
     if status != "optimal":
         return PairSolution(M, N, np.inf, None, status)
+    try:
+        plan = totals_to_plan(s, F, M, N, scale, scheme)
+    except RuntimeError:    # inaccurate answer: retry with SCS, the last attempt
+        status = solve_cvx(F.problem, stats, attempts=ATTEMPTS[-1:])
+        if status != "optimal":
+            return PairSolution(M, N, np.inf, None, status)
+        plan = totals_to_plan(s, F, M, N, scale, scheme)
     ups = float(F.problem.value) / ((M + N) / scale.R_o)
-    return PairSolution(M, N, ups, totals_to_plan(s, F, M, N, scale, scheme), status)
+    return PairSolution(M, N, ups, plan, status)
 
 
 def totals_to_plan(s, F, M, N, scale, scheme):

@@ -40,7 +40,12 @@ def min_energy(s, M, N, D, B, scheme="proposed", stats=None, kind="energy"):
     status = F.solve(stats)
     if status != "optimal":
         return np.inf, None
-    plan = totals_to_plan(s, F, M, N, scale, scheme)
+    try:
+        plan = totals_to_plan(s, F, M, N, scale, scheme)
+    except RuntimeError:       # an inaccurate answer that breaks a bound: treat the candidate as failed
+        if stats is not None:
+            stats["rejected_answers"] = stats.get("rejected_answers", 0) + 1
+        return np.inf, None
     if M:
         plan = plan.replace(D=np.full(M, float(D)))
     if N:
