@@ -122,3 +122,16 @@ def test_constants_feed_a_scenario():
     assert set(c) == {"rho", "rho_hat", "alpha2", "alpha_hat2", "rho_tilde", "wasserstein", "loss_gap"}
     s = el.scenarios.mnist().replace(gamma=min(0.01, c.max_gamma), **c)
     assert s.wasserstein == c["wasserstein"] and "±" in c.table()
+
+
+def test_gradient_trace_measures_the_full_gradient_and_takes_sgd_steps():
+    # least squares, one pre-training step: the first record is ||X^T (X w0 - y)/n||^2 and the
+    # step moves w by -gamma times a mini-batch gradient (so the loss on a quadratic changes)
+    model, X, y = _linear_problem(n=64)
+    w0 = model.weight.detach().clone()
+    g = X.T @ (X @ w0.T - y) / len(X)
+    tr = est.gradient_trace(model, (X, y), [(X, y)], M=1, N=1, D=64, B=[64], gamma=0.01, loss_fn=_mse,
+                            eval_samples=None, progress=False)
+    assert tr.rounds.tolist() == [0, 1]
+    assert tr.grad_norm2[0] == pytest.approx(float((g ** 2).sum()), rel=1e-9)
+    assert not torch.equal(model.weight.detach(), w0)
