@@ -2,14 +2,18 @@
 
     .venv/bin/python benchmarks/build.py              # builds into a temporary folder
     .venv/bin/python benchmarks/build.py --in-place   # rm -rf _build, then builds into ./_build
+    .venv/bin/python benchmarks/build.py --fresh-results   # also an empty edgelearn result cache
 
-Cold: empty output folder and empty execution cache, so every notebook runs.  Warm: the same
+Cold: empty output folder and empty execution cache, so every notebook runs.  The notebooks'
+own on-disk result cache (``$EDGELEARN_CACHE``, default ``~/.cache/edgelearn``) is kept unless
+``--fresh-results`` points it at an empty folder for both builds.  Warm: the same
 command again with nothing changed (notebooks come from the cache).  Goals (issue 6): cold under
 20 minutes, warm under 1 minute on the project's 2-core machine.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -36,7 +40,12 @@ def build(output: Path | None) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--in-place", action="store_true", help="build into ./_build (deleted first)")
+    ap.add_argument("--fresh-results", action="store_true",
+                    help="run with an empty edgelearn result cache ($EDGELEARN_CACHE)")
     args = ap.parse_args()
+    if args.fresh_results:
+        os.environ["EDGELEARN_CACHE"] = tempfile.mkdtemp(prefix="edgelearn-results-")
+        print(f"result cache: {os.environ['EDGELEARN_CACHE']} (empty)")
     if args.in_place:
         shutil.rmtree(ROOT / "_build", ignore_errors=True)
         shutil.rmtree(ROOT / ".jupyter_cache", ignore_errors=True)
