@@ -53,14 +53,31 @@ def min_energy(s, M, N, D, B, scheme="proposed", stats=None, kind="energy"):
     return float(F.problem.value) * (s.E0 if kind == "energy" else 1.0), plan
 
 
+def _first_feasible(s, cands, best, scheme, stats):
+    """Try candidates ``(upsilon, M, N, D, B)`` from the lowest Upsilon up; stop at ``best``.
+
+    Returns ``(upsilon, plan)`` of the first candidate whose least-energy plan meets every
+    budget (checked with :func:`~edgelearn.evaluate`), or ``(inf, None)``.
+    """
+    from ..evaluate import evaluate
+
+    for ups, M, N, D, B in sorted(cands, key=lambda c: c[0]):
+        if ups >= best:
+            break
+        E, p = min_energy(s, M, N, D, B, scheme, stats)
+        if p is not None and E <= s.E0 * (1 + 1e-9):
+            rep = evaluate(s, p)
+            if rep.feasible:
+                return rep.bound, p
+    return np.inf, None
+
+
 def round_batches(s, pair, scheme="proposed", best=np.inf, stats=None):
     """The best feasible integer rounding of ``pair`` (a PairSolution with real batches).
 
     Returns ``(upsilon, plan)`` of the best rounding whose Upsilon is below ``best``, or
     ``(inf, None)`` when none beats ``best``.
     """
-    from ..evaluate import evaluate
-
     M, N, plan = pair.M, pair.N, pair.plan
     D0 = float(plan.D[0]) if M else 1.0
     B0 = plan.B[0] if N else np.ones(s.K)
@@ -73,17 +90,8 @@ def round_batches(s, pair, scheme="proposed", best=np.inf, stats=None):
         for B in itertools.product(*B_opts):
             B = np.array(B)
             Lam, Om = (M / D if M else 0.0), (N / B.sum() if N else 0.0)
-            cands.append((float(_bound.upsilon_from_sums(s, M, N, Lam, Om)), D, B))
-    cands.sort(key=lambda c: c[0])
-    for ups, D, B in cands:
-        if ups >= best:
-            break
-        E, p = min_energy(s, M, N, D, B, scheme, stats)
-        if p is not None and E <= s.E0 * (1 + 1e-9):
-            rep = evaluate(s, p)
-            if rep.feasible:
-                return rep.bound, p
-    return np.inf, None
+            cands.append((float(_bound.upsilon_from_sums(s, M, N, Lam, Om)), M, N, D, B))
+    return _first_feasible(s, cands, best, scheme, stats)
 
 
 def integer_plan(s, scheme, pair, branch, stats=None):
@@ -117,20 +125,9 @@ def integer_plan(s, scheme, pair, branch, stats=None):
         near = sorted({(clip(m, branch.M), clip(n, branch.N))
                        for m in (int(np.floor(rx.M)), int(np.ceil(rx.M)))
                        for n in (int(np.floor(rx.N)), int(np.ceil(rx.N)))})
-        scored = []
-        for Mi, Ni in near:
-            if Mi + Ni < 1:
-                continue
-            ups = float(_bound.upsilon_from_sums(s, Mi, Ni, Mi / D if Mi else 0.0, Ni / B.sum() if Ni else 0.0))
-            scored.append((ups, Mi, Ni))
-        for ups, Mi, Ni in sorted(scored):
-            if ups >= best:
-                break
-            E, p = min_energy(s, Mi, Ni, D, B, scheme, stats)
-            if p is not None and E <= s.E0 * (1 + 1e-9):
-                from ..evaluate import evaluate
-                rep = evaluate(s, p)
-                if rep.feasible:
-                    best, plan = rep.bound, p
-                    break
+        scored = [(float(_bound.upsilon_from_sums(s, Mi, Ni, Mi / D if Mi else 0.0, Ni / B.sum() if Ni else 0.0)),
+                   Mi, Ni, D, B) for Mi, Ni in near if Mi + Ni >= 1]
+        ups, p = _first_feasible(s, scored, best, scheme, stats)
+        if p is not None:
+            best, plan = ups, p
     return best, plan
