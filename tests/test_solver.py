@@ -204,3 +204,12 @@ def test_per_round_channels_give_a_feasible_integer_plan():
     sol = solve(s.replace(g_up=g_up, g_down=g_down), progress=False)
     assert sol.report.feasible and sol.plan.integer_batches and sol.plan.N <= 5
     assert sol.report.bound >= sol.stats["lower_bound"] * (1 - 1e-6)
+
+
+def test_regime_names_the_stages_a_plan_uses():
+    from edgelearn.solver import regime_of
+    assert regime_of(5, 0) == "pretrain_only"
+    assert regime_of(0, 3) == "finetune_only"
+    assert regime_of(2, 7) == "two_stage"
+    with pytest.raises(ValueError, match="M \\+ N >= 1"):
+        regime_of(0, 0)

@@ -13,7 +13,17 @@ from .integer import integer_plan, min_energy, round_batches
 from .problem import SCHEMES, InfeasibleBudgetError, check_scheme, constants
 from .search import Branch, branches, certify_rectangle, relax, round_limits
 
-__all__ = ["solve", "Solution", "Landscape", "METHODS"]
+__all__ = ["solve", "Solution", "Landscape", "METHODS", "REGIMES", "regime_of"]
+
+#: The three shapes an allocation can take: which of the two stages it uses.
+REGIMES = ("pretrain_only", "finetune_only", "two_stage")
+
+
+def regime_of(M: int, N: int) -> str:
+    """``"pretrain_only"`` when N = 0, ``"finetune_only"`` when M = 0, else ``"two_stage"``."""
+    if M + N < 1:
+        raise ValueError(f"rounds M = {M}, N = {N}: need M + N >= 1")
+    return "pretrain_only" if N == 0 else "finetune_only" if M == 0 else "two_stage"
 
 METHODS = ("exact", "sca")
 #: Most integer pairs the certified search visits in one sublevel box before giving up.
@@ -55,6 +65,11 @@ class Solution:
     @property
     def upsilon(self) -> float:
         return self.report.bound
+
+    @property
+    def regime(self) -> str:
+        """Which stages the plan uses: ``"pretrain_only"`` (N = 0), ``"finetune_only"`` (M = 0) or ``"two_stage"``."""
+        return regime_of(self.plan.M, self.plan.N)
 
     def __repr__(self):
         st = self.stats
