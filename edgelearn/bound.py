@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BoundTerms", "terms", "upsilon", "upsilon_from_sums", "batch_sums"]
+__all__ = ["BoundTerms", "terms", "upsilon", "upsilon_from_sums", "batch_sums",
+           "Coefficients", "coefficients", "has_shift", "uniform_batch_sums"]
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,11 @@ def _parts(scenario, M, N, Lam, Om):
     if np.any(M < 0) or np.any(N < 0) or np.any(M + N < 1):
         raise ValueError(f"rounds M = {M}, N = {N}: need M, N >= 0 and M + N >= 1")
     R = M + N
-    g = scenario.gamma
-    pre = g * scenario.rho * scenario.alpha2 * np.asarray(Lam, float) / R
-    fine = g * scenario.rho_hat * scenario.alpha_hat2 * scenario.K * np.asarray(Om, float) / R
-    shift = np.where(M > 0, 2.0 * scenario.rho_tilde * scenario.wasserstein / g, 0.0) / R
-    gap = 2.0 * scenario.loss_gap / g / R
+    k = coefficients(scenario)
+    pre = k.pretrain * np.asarray(Lam, float) / R
+    fine = k.finetune * np.asarray(Om, float) / R
+    shift = np.where(has_shift(M), k.shift, 0.0) / R
+    gap = k.gap / R
     return pre, fine, shift, gap
 
 
@@ -80,3 +81,46 @@ def terms(scenario, plan) -> BoundTerms:
 def upsilon(scenario, plan) -> float:
     """Upsilon(M, N, {D~^(m)}, {B~_k^(n)}) of (34): the bound on the average squared gradient norm."""
     return terms(scenario, plan).total
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """The constants of (34): Upsilon = (pretrain Lambda + finetune Omega + shift [M > 0] + gap) / (M + N)."""
+
+    pretrain: float   # gamma rho alpha^2, the coefficient of Lambda
+    finetune: float   # gamma rho-hat alpha-hat^2 K, the coefficient of Omega
+    shift: float      # 2 rho-tilde W / gamma, present only when M > 0 (see :func:`has_shift`)
+    gap: float        # 2 (L(w0) - L_inf) / gamma
+
+    def constant(self, M) -> float:
+        """The constant part of the numerator of (34) for M pre-training rounds: gap, plus shift when M > 0."""
+        return self.gap + (self.shift if has_shift(M) else 0.0)
+
+
+def coefficients(scenario) -> Coefficients:
+    """The coefficients of Lambda, Omega and the two constant terms of (34) for ``scenario``."""
+    g = scenario.gamma
+    return Coefficients(pretrain=g * scenario.rho * scenario.alpha2,
+                        finetune=g * scenario.rho_hat * scenario.alpha_hat2 * scenario.K,
+                        shift=2.0 * scenario.rho_tilde * scenario.wasserstein / g,
+                        gap=2.0 * scenario.loss_gap / g)
+
+
+def has_shift(M):
+    """The distribution-shift term of (34) is present only when there is pre-training (M > 0).
+
+    With M = 0 training starts on the task data (``../shared/paper/NOTES.md``).  Broadcasts.
+    """
+    return np.asarray(M) > 0 if np.ndim(M) else bool(M > 0)
+
+
+def uniform_batch_sums(M, N, D, B):
+    """Lambda and Omega of :func:`batch_sums` for a round-invariant plan, in O(K) memory.
+
+    ``D``: the pre-training batch of every round; ``B``: the K fine-tuning batches of every
+    round.  Lambda = M / D, Omega = N / sum_k B_k (each zero when its stage is absent).
+    """
+    B = np.asarray(B, float)
+    Lam = float(M) / float(D) if M else 0.0
+    Om = float(N) / float(B.sum()) if N else 0.0
+    return Lam, Om

@@ -16,6 +16,8 @@ __all__ = [
     "download_time", "compute_time", "upload_time", "round_delay",
     "compute_energy", "upload_energy", "broadcast_energy",
     "Breakdown", "breakdown",
+    "server_sample_rate", "device_sample_rate", "server_energy_coefficient", "device_energy_coefficient",
+    "upload_energy_coefficients", "power_for_upload_time", "average_power_cap",
 ]
 
 
@@ -194,3 +196,55 @@ def breakdown(scenario, plan) -> Breakdown:
         compute_energy=compute_energy(scenario, plan.B, plan.f_hat),
         upload_energy=upload_energy(scenario, plan.p, g_up),
     )
+
+
+# ---------------------------------------------------------------- coefficients for the solver
+# In the variables a solver uses (samples S computed in T seconds, an upload lasting u
+# seconds) the delay and energy of (14)-(21) are simple closed forms; these functions are
+# their one home.
+
+
+def server_sample_rate(scenario):
+    """Samples per second at the server's top clock, f^max c / N_FLOP, from (14)."""
+    return scenario.f_max * scenario.c / scenario.n_flop
+
+
+def device_sample_rate(scenario):
+    """Samples per second of each device at its top clock, f-hat_k^max c-hat_k / N_FLOP (K,), from (15)."""
+    return np.asarray(scenario.f_hat_max * scenario.c_hat / scenario.n_flop, float)
+
+
+def server_energy_coefficient(scenario):
+    """kappa = eta phi (N_FLOP/c)^3: S samples computed in T s cost kappa S^3 / T^2 J, eq. (17).
+
+    (The clock is f = S N_FLOP / (c T).)
+    """
+    return scenario.eta * scenario.phi * (scenario.n_flop / scenario.c) ** 3
+
+
+def device_energy_coefficient(scenario):
+    """kappa_k = eta-hat_k phi-hat_k (N_FLOP/c-hat_k)^3 (K,): B samples in t s cost kappa_k B^3/t^2 J, eq. (18)."""
+    return np.asarray(scenario.eta_hat * scenario.phi_hat * (scenario.n_flop / scenario.c_hat) ** 3, float)
+
+
+def upload_energy_coefficients(scenario, g_up=None):
+    """(a, w) with a = beta ln2 / W_k^u (s) and w = W_k^u N_0 / g_k (W), from (12) and (19).
+
+    An upload that lasts u seconds needs the power p(u) = w (exp(a/u) - 1) and costs
+    p(u) u = w (u exp(a/u) - u) J.  ``g_up`` defaults to the scenario's (shape (K,) or (N, K)).
+    """
+    g = scenario.g_up if g_up is None else g_up
+    a = scenario.beta * np.log(2.0) / scenario.W_up
+    w = scenario.W_up * scenario.N0 / np.asarray(g, float)
+    return np.broadcast_to(a, np.shape(w)).astype(float), w
+
+
+def power_for_upload_time(scenario, u, g_up=None):
+    """The inverse of (12): the power that uploads beta bits in ``u`` s, p = (W N0/g)(2^(beta/(W u)) - 1)."""
+    a, w = upload_energy_coefficients(scenario, g_up)
+    return w * np.expm1(a / np.asarray(u, float))
+
+
+def average_power_cap(scenario):
+    """min(P_k^ave, P_k^max) (K,): the largest power a device can use in every round, (10)-(11)."""
+    return np.minimum(scenario.P_ave, scenario.P_max)

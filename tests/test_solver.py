@@ -8,7 +8,7 @@ from edgelearn.solver import InfeasibleBudgetError, solve
 from edgelearn.solver.exact import solve_pair
 from edgelearn.solver.search import round_limits
 
-SCHEMES = ["proposed", "fixed_power", "fixed_frequency", "fixed_batch", "pretrain_only", "finetune_only"]
+SCHEMES = list(el.solver.SCHEMES)
 
 
 def small():

@@ -6,6 +6,7 @@ reformulation in stage totals), :mod:`.sca` (the paper's SCA, (P3.o)), :mod:`.se
 :mod:`.solve` (the public :func:`solve`).
 """
 from .problem import SCHEMES, InfeasibleBudgetError
-from .solve import REGIMES, Landscape, Solution, regime_of, solve
+from .result import REGIMES, Landscape, Solution, regime_of
+from .solve import solve
 
 __all__ = ["solve", "Solution", "Landscape", "InfeasibleBudgetError", "SCHEMES", "REGIMES", "regime_of"]

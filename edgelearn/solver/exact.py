@@ -26,15 +26,16 @@ re-solved with new values: the scenario itself enters only through Parameters.
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 
+from .conic import ATTEMPTS, Program
 from .problem import constants, plan_from_totals
 
-__all__ = ["Formulation", "formulation", "Scale", "coefficients", "solve_cvx"]
+__all__ = ["Formulation", "formulation", "Scale", "coefficients", "PairSolution", "solve_pair",
+           "bounds", "stages", "totals_to_plan"]
 
 BIG = 1e7  # an upper bound on scaled rounds that never binds
 
@@ -71,30 +72,59 @@ class Scale:
         return self.R_M + self.R_N
 
 
-def coefficients(s, scale: Scale) -> dict:
-    """The value of every Parameter of :class:`Formulation` for scenario ``s`` in units ``scale``."""
+#: Values for the Parameters of a stage that is absent (its rounds pinned at zero): every
+#: variable of that stage is then zero whatever they are, and values of order one keep the
+#: program well conditioned (a broadcast energy of 1e9 budgets times zero rounds is not).
+_IDLE_SERVER = dict(server_energy_root=1.0, server_rate=1.0, lambda_coef=1.0)
+_IDLE_DEVICES = dict(device_energy_root=1.0, device_rate=1.0, download=0.0, upload_exponent=1.0,
+                     log_upload_power=0.0, upload_power=1.0, upload_min=1.0, upload_pmax=1.0,
+                     broadcast_energy=0.0, omega_coef=1.0)
+
+
+def coefficients(s, scale: Scale, M=None, pretraining=True, finetuning=True) -> dict:
+    """The value of every common Parameter of :class:`Formulation` for scenario ``s`` in units ``scale``.
+
+    ``M`` (a number of pre-training rounds, or True/False for a branch with/without them)
+    decides whether the shift term of (34) is in the constant; None leaves ``constant`` out.
+    ``pretraining``/``finetuning`` False: that stage is absent (see ``_IDLE_SERVER``).
+    """
     k = constants(s)
     RM, RN, Ro, t0, E0 = scale.R_M, scale.R_N, scale.R_o, scale.tau0, scale.E0
-    SM, SN, R = scale.S_M, scale.S_N, RN
+    SM, SN = scale.S_M, scale.S_N
     w = k.w_up * t0 / E0
-    return dict(
-        pa=k.a * RM / (scale.D_M * Ro), pb=k.b * RN / (scale.D_N * Ro), nM=RM / Ro, nN=RN / Ro,
-        smaxM=s.D_max / scale.D_M, sminM=1.0 / scale.D_M, sminN=1.0 / scale.D_N,
-        kp3=(k.kappa * SM**3 / (E0 * t0**2)) ** (1 / 3),
-        clock_s=k.rate_s * t0 / SM,
-        kk3=(k.kappa_k * SN**3 / (E0 * t0**2)) ** (1 / 3),
-        clock_k=k.rate_k * t0 / SN,
-        bmax=s.B_max / scale.D_N, dfix=s.D_max / scale.D_M, bfix=s.B_max / scale.D_N,
-        dk=k.d_k * R / t0,
-        aup=k.a_up * R / t0,
-        lnw=np.log(w), w=w,
-        umin=k.u_min * R / t0,
-        upmax=k.u_pmax * R / t0,
-        bE=k.E_bc * R / E0,
+    out = dict(
+        lambda_coef=k.bound.pretrain * RM / (scale.D_M * Ro), omega_coef=k.bound.finetune * RN / (scale.D_N * Ro),
+        m_unit=RM / Ro, n_unit=RN / Ro,
+        d_max=s.D_max / scale.D_M, d_min=1.0 / scale.D_M, b_min=1.0 / scale.D_N,
+        server_energy_root=(k.kappa * SM**3 / (E0 * t0**2)) ** (1 / 3),
+        server_rate=k.rate_s * t0 / SM,
+        device_energy_root=(k.kappa_k * SN**3 / (E0 * t0**2)) ** (1 / 3),
+        device_rate=k.rate_k * t0 / SN,
+        b_max=s.B_max / scale.D_N, d_fixed=s.D_max / scale.D_M, b_fixed=s.B_max / scale.D_N,
+        download=k.d_k * RN / t0,
+        upload_exponent=k.a_up * RN / t0,
+        log_upload_power=np.log(w), upload_power=w,
+        upload_min=k.u_min * RN / t0,
+        upload_pmax=k.u_pmax * RN / t0,
+        broadcast_energy=k.E_bc * RN / E0,
     )
+    if M is not None:
+        out["constant"] = k.bound.constant(int(bool(M))) / Ro
+    if not pretraining:
+        out.update(_IDLE_SERVER)
+    if not finetuning:
+        out.update({n: np.broadcast_to(v, np.shape(out[n])).copy() if np.ndim(out[n]) else v
+                    for n, v in _IDLE_DEVICES.items()})
+    return out
 
 
-class Formulation:
+def stages(M_range, N_range):
+    """Which stages a range of rounds can use: ``dict(pretraining=..., finetuning=...)``."""
+    up = lambda r: r[1] is None or r[1] > 0  # noqa: E731
+    return dict(pretraining=up(M_range), finetuning=up(N_range))
+
+
+class Formulation(Program):
     """One compiled convex program in scaled totals.
 
     ``kind``:
@@ -104,23 +134,32 @@ class Formulation:
         (the extent of the lam-sublevel set of the landscape);
       * ``"extent"``: theta = 1, minimise cM M + cN N over every feasible plan (M_max, N_max);
       * ``"energy"``: theta = 1, batches pinned; minimise the energy under the delay budget
-        (times ``dlim``, a hair below one, so that rounding the clocks to their bounds is safe);
+        (times ``delay_limit``, a hair below one, so that rounding the clocks to their bounds is safe);
       * ``"center"``: theta = 1, batches pinned; minimise max(delay/tau0, energy/E0).
+
+    Parameter names say what each is (in the scaled units of :class:`Scale`): ``lambda_coef`` and
+    ``omega_coef`` multiply M^2/S and N^2/sum_k S_k (the Lambda and Omega terms of (34)),
+    ``constant`` is the rest of its numerator, ``server_energy_root`` = (kappa S_unit^3/(E0 tau0^2))^(1/3)
+    and so on; :func:`coefficients` gives their values.
     """
 
     def __init__(self, K: int, scheme: str, kind: str, fix_batch: bool = False):
+        super().__init__()
+        if kind not in ("relax", "pair", "box", "extent", "energy", "center"):
+            raise ValueError(f"kind = {kind!r}: must be relax, pair, box, extent, energy or center")
         self.K, self.scheme, self.kind = K, scheme, kind
         fix_batch = fix_batch or scheme == "fixed_batch"
-        P = lambda name, shape=(), nonneg=True: self._param(name, shape, nonneg)  # noqa: E731
-        self.params = {}
-        pa, pb, pC = P("pa"), P("pb"), P("pC")
-        smaxM, sminM, sminN = P("smaxM"), P("sminM"), P("sminN")
-        kp3, clock_s = P("kp3"), P("clock_s")
-        kk3, clock_k, bmax = P("kk3", K), P("clock_k", K), P("bmax", K)
-        dk, aup, lnw, w = P("dk", K), P("aup", K), P("lnw", K, False), P("w", K)
-        umin, upmax, bE = P("umin", K), P("upmax", K), P("bE")
-        lbM, ubM, lbN, ubN = P("lbM"), P("ubM"), P("lbN"), P("ubN")
-        nM, nN = P("nM"), P("nN")
+        P = self.param
+        lam_c, om_c, const = P("lambda_coef"), P("omega_coef"), P("constant")
+        d_max, d_min, b_min = P("d_max"), P("d_min"), P("b_min")
+        kp, rate_s = P("server_energy_root"), P("server_rate")
+        kk, rate_k, b_max = P("device_energy_root", K), P("device_rate", K), P("b_max", K)
+        down, a_up = P("download", K), P("upload_exponent", K)
+        ln_w, w = P("log_upload_power", K, False), P("upload_power", K)
+        u_min, u_pmax, E_bc = P("upload_min", K), P("upload_pmax", K), P("broadcast_energy")
+        lbM, ubM, lbN, ubN = P("m_lower"), P("m_upper"), P("n_lower"), P("n_upper")
+        m_unit, n_unit = P("m_unit"), P("n_unit")
+        d_fixed, b_fixed = P("d_fixed"), P("b_fixed", K)
 
         v = self.vars = dict(
             M=cp.Variable(nonneg=True), N=cp.Variable(nonneg=True),
@@ -135,113 +174,51 @@ class Formulation:
 
         c = [M >= lbM * th, M <= ubM * th, N >= lbN * th, N <= ubN * th]
         # (35a)/(35b): 1 <= D <= D_max, 1 <= B_k <= B_k^max, in totals
-        if fix_batch and kind not in ("energy", "center"):  # D = dfix D_M, B_k = bfix_k D_N (in batch units)
-            c += [S == P("dfix") * M, Sk == cp.multiply(P("bfix", K), N)]
+        if fix_batch and kind not in ("energy", "center"):
+            c += [S == d_fixed * M, Sk == cp.multiply(b_fixed, N)]
         else:
-            c += [S <= smaxM * M, S >= sminM * M, Sk <= cp.multiply(bmax, N), Sk >= sminN * N]
+            c += [S <= d_max * M, S >= d_min * M, Sk <= cp.multiply(b_max, N), Sk >= b_min * N]
         # (35c)/(35d): clock bounds, linear in compute time
         if scheme == "fixed_frequency":
-            c += [S == clock_s * T, Sk == cp.multiply(clock_k, Tk)]
+            c += [S == rate_s * T, Sk == cp.multiply(rate_k, Tk)]
         else:
-            c += [S <= clock_s * T, Sk <= cp.multiply(clock_k, Tk)]
-        # compute energy (17)/(18): e T^2 >= kp3^3 S^3 (power cone)
-        c += [cp.PowCone3D(cp.hstack([e]), cp.hstack([T]), cp.hstack([kp3 * S]), 1 / 3),
-              cp.PowCone3D(ek, Tk, cp.multiply(kk3, Sk), 1 / 3)]
-        # upload energy (19): z_k >= w_k U_k exp(aup_k N / U_k) (exponential cone)
-        c += [cp.constraints.ExpCone(cp.multiply(aup, N) + cp.multiply(lnw, Uk), Uk, zk)]
+            c += [S <= rate_s * T, Sk <= cp.multiply(rate_k, Tk)]
+        # compute energy (17)/(18): e T^2 >= kp^3 S^3 (power cone)
+        c += [cp.PowCone3D(cp.hstack([e]), cp.hstack([T]), cp.hstack([kp * S]), 1 / 3),
+              cp.PowCone3D(ek, Tk, cp.multiply(kk, Sk), 1 / 3)]
+        # upload energy (19): z_k >= w_k U_k exp(a_k N / U_k) (exponential cone)
+        c += [cp.constraints.ExpCone(cp.multiply(a_up, N) + cp.multiply(ln_w, Uk), Uk, zk)]
         # power budgets (10)-(11) as a lower bound on the upload time
-        c += [Uk == cp.multiply(upmax, N)] if scheme == "fixed_power" else [Uk >= cp.multiply(umin, N)]
+        c += [Uk == cp.multiply(u_pmax, N)] if scheme == "fixed_power" else [Uk >= cp.multiply(u_min, N)]
         # every device finishes download + compute + upload within the round, (16)
-        c += [cp.multiply(dk, N) + Tk + Uk <= Tf]
+        c += [cp.multiply(down, N) + Tk + Uk <= Tf]
         delay = T + Tf
-        energy = e + cp.sum(ek) + cp.sum(zk - cp.multiply(w, Uk)) + bE * N
-        numerator = pa * cp.quad_over_lin(M, S) + pb * cp.quad_over_lin(N, cp.sum(Sk)) + pC * th
+        energy = e + cp.sum(ek) + cp.sum(zk - cp.multiply(w, Uk)) + E_bc * N
+        numerator = lam_c * cp.quad_over_lin(M, S) + om_c * cp.quad_over_lin(N, cp.sum(Sk)) + const * th
         self.delay_expr, self.energy_expr, self.numerator = delay, energy, numerator
 
-        if kind == "energy":
-            Sp, Skp = P("Sfix"), P("Skfix", K)
-            c += [S == Sp, Sk == Skp, delay <= P("dlim")]
-            obj = energy
-        elif kind == "center":
-            Sp, Skp = P("Sfix"), P("Skfix", K)
-            tc = cp.Variable(nonneg=True)
-            c += [S == Sp, Sk == Skp, delay <= tc, energy <= tc]
-            obj = tc
+        if kind in ("energy", "center"):
+            c += [S == P("samples_fixed"), Sk == P("device_samples_fixed", K)]
+            if kind == "energy":
+                c += [delay <= P("delay_limit")]
+                obj = energy
+            else:
+                tc = cp.Variable(nonneg=True)
+                c += [delay <= tc, energy <= tc]
+                obj = tc
         else:
             c += [delay <= th, energy <= th]
             if kind == "relax":
-                nu = P("nu")
-                c += [nM * M + nN * N == nu]
+                c += [m_unit * M + n_unit * N == P("rounds_total")]
                 obj = numerator
             elif kind == "pair":
                 obj = numerator
-            elif kind == "box":
-                c += [numerator <= P("lamM") * M + P("lamN") * N]  # lam * (M + N) in scaled units
-                obj = P("cM", (), False) * M + P("cN", (), False) * N
-            elif kind == "extent":
-                obj = P("cM", (), False) * M + P("cN", (), False) * N
             else:
-                raise ValueError(f"kind = {kind!r}: must be relax, pair, box, extent, energy or center")
+                if kind == "box":   # numerator <= lam (M + N), in scaled units
+                    c += [numerator <= P("level_m") * M + P("level_n") * N]
+                obj = P("weight_m", (), False) * M + P("weight_n", (), False) * N
         self.problem = cp.Problem(cp.Minimize(obj), c)
         assert self.problem.is_dcp(dpp=True), "formulation must be DPP"
-
-    def _param(self, name, shape, nonneg):
-        p = cp.Parameter(shape, name=name, nonneg=nonneg) if nonneg else cp.Parameter(shape, name=name)
-        self.params[name] = p
-        return p
-
-    def set(self, **values):
-        for k, val in values.items():
-            if k in self.params:
-                self.params[k].value = np.broadcast_to(np.asarray(val, float), self.params[k].shape).copy() \
-                    if self.params[k].shape else float(val)
-
-    def solve(self, stats=None):
-        """Solve with CLARABEL, falling back to SCS; returns the status string."""
-        return solve_cvx(self.problem, stats)
-
-    def value(self, name):
-        x = self.vars[name].value
-        return None if x is None else np.asarray(x, float)
-
-
-#: Attempts, in order: CLARABEL with its defaults, CLARABEL without equilibration and with
-#: more iterations, CLARABEL at 1e-7 tolerances, then SCS.  An "inaccurate" status moves on.
-_CLARABEL = dict(equilibrate_enable=True, max_iter=200, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
-# Every attempt spells out every setting: cvxpy re-uses the CLARABEL solver object between
-# solves and keeps settings that a call does not mention, which would make results depend on history.
-ATTEMPTS = (
-    ("CLARABEL", _CLARABEL),
-    ("CLARABEL", {**_CLARABEL, "equilibrate_enable": False, "max_iter": 1000}),
-    ("CLARABEL", {**_CLARABEL, "tol_feas": 1e-7, "tol_gap_abs": 1e-7, "tol_gap_rel": 1e-7, "max_iter": 1000}),
-    ("SCS", dict(eps=1e-9, max_iters=100000)),
-)
-
-
-def solve_cvx(problem, stats=None, attempts=ATTEMPTS):
-    """Solve through ``attempts`` until one is accurate; counts solves and fallbacks in ``stats``."""
-    status = None
-    for solver, kw in attempts:
-        i = next(j for j, a in enumerate(ATTEMPTS) if a[0] == solver and a[1] is kw)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # an inaccurate answer is retried below, not used
-                problem.solve(solver=solver, **kw)
-            status = problem.status
-        except cp.error.SolverError:
-            status = "solver_error"
-        if stats is not None:
-            stats["convex_solves"] = stats.get("convex_solves", 0) + 1
-            stats.setdefault("solvers", {})
-            key = solver if i == 0 or solver == "SCS" else f"{solver} (retry {i})"
-            stats["solvers"][key] = stats["solvers"].get(key, 0) + 1
-        if status in ("optimal", "infeasible", "unbounded"):
-            if i and stats is not None:
-                stats["fallbacks"] = stats.get("fallbacks", 0) + 1
-                if solver == "SCS":
-                    stats["scs_fallbacks"] = stats.get("scs_fallbacks", 0) + 1
-            return status
-    return status
 
 
 @functools.lru_cache(maxsize=None)
@@ -262,36 +239,37 @@ class PairSolution:
 
 
 def bounds(M_range, N_range, scale):
-    """Parameter values pinning lbM <= M <= ubM (in rounds) in scaled units."""
+    """Parameter values pinning m_lower <= M <= m_upper (in rounds) in scaled units."""
     (m0, m1), (n0, n1) = M_range, N_range
     f = lambda x, R: BIG if x is None or np.isinf(x) else x / R  # noqa: E731
-    return dict(lbM=m0 / scale.R_M, ubM=f(m1, scale.R_M), lbN=n0 / scale.R_N, ubN=f(n1, scale.R_N))
+    return dict(m_lower=m0 / scale.R_M, m_upper=f(m1, scale.R_M), n_lower=n0 / scale.R_N, n_upper=f(n1, scale.R_N))
 
 
 def solve_pair(s, M: int, N: int, scheme="proposed", scale: Scale | None = None, stats=None) -> PairSolution:
     """Global optimum of (P2) for fixed (M, N) with real batches: one convex solve."""
     scale = scale or Scale.of(s, M, N)
     F = formulation(s.K, scheme, "pair")
-    C = constants(s)
-    F.set(**coefficients(s, scale), **bounds((M, M), (N, N), scale),
-          pC=(C.gap + (C.shift if M > 0 else 0.0)) / scale.R_o)
+    F.set(**coefficients(s, scale, M, **stages((M, M), (N, N))), **bounds((M, M), (N, N), scale))
     status = F.solve(stats)
     if status != "optimal":
         return PairSolution(M, N, np.inf, None, status)
     try:
         plan = totals_to_plan(s, F, M, N, scale, scheme)
     except RuntimeError:    # inaccurate answer: retry with SCS, the last attempt
-        status = solve_cvx(F.problem, stats, attempts=ATTEMPTS[-1:])
+        status = F.solve(stats, attempts=ATTEMPTS[-1:])
         if status != "optimal":
             return PairSolution(M, N, np.inf, None, status)
-        plan = totals_to_plan(s, F, M, N, scale, scheme)
-    ups = float(F.problem.value) / ((M + N) / scale.R_o)
+        try:
+            plan = totals_to_plan(s, F, M, N, scale, scheme)
+        except RuntimeError:
+            return PairSolution(M, N, np.inf, None, "inaccurate")
+    ups = F.value / ((M + N) / scale.R_o)
     return PairSolution(M, N, ups, plan, status)
 
 
 def totals_to_plan(s, F, M, N, scale, scheme):
     """Per-round values of a solved formulation as a round-invariant Plan (fractional batches)."""
-    g = F.value
+    g = F.get
     D = float(g("S")) * scale.S_M / M if M else None
     T = float(g("T")) * scale.tau0 / M if M else None
     B = g("Sk") * scale.S_N / N if N else None

@@ -1,16 +1,23 @@
 """Channels that change from round to round (``g_up``/``g_down`` of shape (R, K)): the general per-round problem.
 
 The server has no channel, so pre-training stays round-invariant (stage totals S, T as in
-:mod:`~edgelearn.solver.exact`).  Fine-tuning round n gets its own batch B_nk, compute time
-t_nk and upload time u_nk per device: the same exact convex form (power cone for compute
-energy, exponential cone for upload energy), with the average-power budget (10) written as
-(1/N) sum_n (W N0/g_nk)(exp(beta ln2/(W u_nk)) - 1) <= P_ave (convex in u).
+:mod:`~edgelearn.solver.exact`).  Fine-tuning round n gets its own batches, compute and
+upload times per device.  A plan with N rounds uses the first N channel rows, so the rounds
+are a prefix: round n carries a weight x_n in {0, 1}, x_1 >= x_2 >= ... >= x_R, N = sum x_n.
 
-The search over (M, N): N runs over 0..min(R, N_max) (the channel rows limit N); for each N,
-v(., N) is quasi-convex in M (the problem is jointly convex in M and the pre-training
-totals), so Dinkelbach's method gives the real optimum in M and the better of its floor and
-ceiling is the integer optimum in M.  Batches are then rounded down (always feasible) and the
-clocks and powers re-optimised.  Slower than the fixed-channel search: one problem per N.
+One convex program covers every N at once.  Written in the round's totals (x_n times its
+batch, compute time, upload time), every term of (15)-(21) and of (34) is the perspective of a
+convex function of the round's values (power cones for compute energy, exponential cones for
+upload energy and for the average-power budget (10), x_n^2/B_tot,n for Omega), so relaxing
+x_n to [0, 1] gives a convex problem, and the Charnes-Cooper scaling handles the ratio of (34)
+exactly, as in the fixed-channel case.  Its optimum is a lower bound on every plan.
+
+The search: per branch (M >= 1, and M = 0) the relaxation gives (M*, x*); the integer N around
+sum x* are solved with x pinned (real M, then the floor and ceiling of M: v(., N) is
+quasi-convex in M); each side (fewer rounds, more rounds) is certified by the relaxation
+restricted to it, and widened while it could hold a better pair.  One compiled program
+(per K, R and scheme) serves every solve.  Batches are rounded down at the end (same compute
+and upload times, so no more delay or energy).
 """
 from __future__ import annotations
 
@@ -21,240 +28,376 @@ import time
 import cvxpy as cp
 import numpy as np
 
+from .. import bound as _bound
 from .. import system as _system
 from ..evaluate import evaluate
-from .exact import solve_cvx
-from .problem import InfeasibleBudgetError, constants
+from ..plan import Plan
+from .conic import Program
+from .integer import min_energy
+from .problem import InfeasibleBudgetError, _clock
+from .result import Landscape, Solution
+from .search import branches, m_max
 
-__all__ = ["PerRoundProblem", "solve_pair_per_round", "solve_per_round"]
+__all__ = ["PerRoundProgram", "solve_pair_per_round", "solve_per_round"]
+
+RTOL = 1e-7
 
 
-class PerRoundProblem:
-    """Exact convex (P2) for N fine-tuning rounds with per-round channels, M a variable or pinned.
+class PerRoundProgram(Program):
+    """The relaxed per-round problem for K devices and R channel rows, compiled once.
 
-    Units: time tau0, energy E0, samples D_max (per round), pre-training rounds R_M.
-    ``mode``: "pair" (M pinned, minimise the numerator), "dinkelbach" (minimise numerator - lam (M+N)),
-    "energy" (batches pinned, minimise energy under the delay budget).
+    Scaled units (theta = R_o / (M + N) multiplies every variable, Charnes-Cooper): pre-training
+    rounds R_M, its samples R_M D_max; a fine-tuning round's samples D_max, its time tau0 / R_N and
+    energy E0 / R_N.  Parameters are named for what they are (``x_lower``/``x_upper``: bounds on
+    the round weights; ``m_lower``/``m_upper``: on M in units R_M).
     """
 
-    def __init__(self, K, N, scheme, mode):
-        P = {}
-        par = lambda name, shape=(), nonneg=True: P.setdefault(name, cp.Parameter(shape, name=name, nonneg=nonneg))  # noqa: E731
-        self.params = P
+    def __init__(self, K: int, R: int, scheme: str):
+        super().__init__()
+        P = self.param
+        self.K, self.R, self.scheme = K, R, scheme
+        th = cp.Variable(nonneg=True)
         M, S, T, e = (cp.Variable(nonneg=True) for _ in range(4))
-        c = [M >= par("lbM"), M <= par("ubM")]
-        if scheme == "fixed_batch":
-            c += [S == M]
+        x = cp.Variable(R, nonneg=True)
+        Sn, t, u, ek, z = (cp.Variable((R, K), nonneg=True) for _ in range(5))
+        Tn, tot, q = (cp.Variable(R, nonneg=True) for _ in range(3))
+        X = cp.reshape(x, (R, 1), order="C") @ np.ones((1, K))
+        self.vars = dict(theta=th, M=M, S=S, T=T, x=x, Sn=Sn, t=t, u=u)
+        c = [M >= P("m_lower") * th, M <= P("m_upper") * th,
+             x >= cp.multiply(P("x_lower", R), th), x <= cp.multiply(P("x_upper", R), th)]
+        if R > 1:
+            c += [x[:-1] >= x[1:]]                    # the rounds are a prefix of the channel rows
+        # pre-training: batches (35a), clock (35c), energy (17)
+        c += [S == M] if scheme == "fixed_batch" else [S <= M, S >= P("d_min") * M]
+        c += [S == P("server_rate") * T] if scheme == "fixed_frequency" else [S <= P("server_rate") * T]
+        c += [cp.PowCone3D(cp.hstack([e]), cp.hstack([T]), cp.hstack([P("server_energy_root") * S]), 1 / 3)]
+        # fine-tuning, per round and device: batches (35b), clocks (35d), energies (18)-(19)
+        bmax = P("b_max", (R, K))
+        c += [Sn == cp.multiply(bmax, X)] if scheme == "fixed_batch" else \
+             [Sn <= cp.multiply(bmax, X), Sn >= cp.multiply(P("b_min", (R, K)), X)]
+        rate = P("device_rate", (R, K))
+        c += [Sn == cp.multiply(rate, t)] if scheme == "fixed_frequency" else [Sn <= cp.multiply(rate, t)]
+        vec = lambda a: cp.vec(a, order="C")  # noqa: E731
+        c += [cp.PowCone3D(vec(ek), vec(t), vec(cp.multiply(P("device_energy_root", (R, K)), Sn)), 1 / 3)]
+        c += [cp.constraints.ExpCone(vec(cp.multiply(P("upload_exponent", (R, K)), X)
+                                         + cp.multiply(P("log_upload_power", (R, K), False), u)), vec(u), vec(z))]
+        umin = P("upload_min", (R, K))
+        if scheme == "fixed_power":
+            c += [u == cp.multiply(umin, X)]
         else:
-            c += [S <= M, S >= par("sminM") * M]
-        c += [S == par("clock_s") * T] if scheme == "fixed_frequency" else [S <= par("clock_s") * T]
-        c += [cp.PowCone3D(cp.hstack([e]), cp.hstack([T]), cp.hstack([par("kp3") * S]), 1 / 3)]
-        delay, energy = T, e
-        obj_num = par("pa") * cp.quad_over_lin(M, S) + par("pC")
-        self.v = dict(M=M, S=S, T=T)
-        if N:
-            B, t, u, z, eb, pw = (cp.Variable((N, K), nonneg=True) for _ in range(6))
-            Tr = cp.Variable(N, nonneg=True)
-            bmax, smin = par("bmax", (N, K)), par("smin", (N, K))
-            if scheme == "fixed_batch":
-                c += [B == bmax]
-            else:
-                c += [B <= bmax, B >= smin]
-            ck = par("clock_k", (N, K))
-            c += [B == cp.multiply(ck, t)] if scheme == "fixed_frequency" else [B <= cp.multiply(ck, t)]
-            c += [cp.PowCone3D(cp.vec(eb, order="C"), cp.vec(t, order="C"), cp.vec(cp.multiply(par("kk3", (N, K)), B), order="C"), 1 / 3)]
-            aup, lnw, w = par("aup", (N, K)), par("lnw", (N, K), False), par("w", (N, K))
-            c += [cp.constraints.ExpCone(cp.vec(aup + cp.multiply(lnw, u), order="C"), cp.vec(u, order="C"), cp.vec(z, order="C"))]
-            if scheme == "fixed_power":
-                c += [u == par("upmax", (N, K))]
-            else:
-                c += [u >= par("upeak", (N, K))]
-                # (10): p = (W N0/g)(exp(a/u) - 1) <= pw, and the mean of pw over rounds <= P_ave
-                c += [pw >= cp.exp(cp.multiply(par("a1", (N, K)), cp.inv_pos(u)) + par("lnpcoef", (N, K), False)) - par("pcoef2", (N, K)),
-                      cp.sum(pw, axis=0) <= par("pave_N", K)]
-            c += [par("dk", (N, K)) + t + u <= Tr[:, None] @ np.ones((1, K))]
-            delay = delay + cp.sum(Tr)
-            energy = energy + par("bE") + cp.sum(eb) + cp.sum(z - cp.multiply(w, u))
-            tot = cp.Variable(N, nonneg=True)
-            c += [tot <= cp.sum(B, axis=1)]
-            obj_num = obj_num + par("pb") * cp.sum(cp.inv_pos(tot))
-            self.v.update(B=B, t=t, u=u)
-        if mode == "energy":
-            c += [S == par("Sfix")] + ([self.v["B"] == par("Bfix", (N, K))] if N else []) + [delay <= 1 - 1e-7]
-            obj = energy
-        else:
-            c += [delay <= 1, energy <= 1]
-            obj = obj_num - (par("lamM") * M if mode == "dinkelbach" else 0)
-        self.numerator = obj_num
+            c += [u >= cp.multiply(umin, X)]
+            # (10): sum_n x_n p_nk <= P_ave sum_n x_n, x p = w (x e^(a x/u) - x): sigma >= x^2/u, then an exp cone
+            sig, y = cp.Variable((R, K), nonneg=True), cp.Variable((R, K), nonneg=True)
+            c += [cp.SOC(vec(sig + u), cp.vstack([2 * vec(X), vec(sig - u)]), axis=0),
+                  cp.constraints.ExpCone(vec(cp.multiply(P("upload_exponent_power", (R, K)), sig)
+                                             + cp.multiply(P("log_power_ratio", (R, K), False), X)), vec(X), vec(y)),
+                  cp.sum(y - cp.multiply(P("power_ratio", (R, K)), X), axis=0) <= cp.sum(X, axis=0)]
+        c += [cp.multiply(P("download", (R, K)), X) + t + u <= cp.reshape(Tn, (R, 1), order="C") @ np.ones((1, K))]
+        RN = P("round_unit")          # 1 / R_N: a round's time and energy units
+        delay = T + RN * cp.sum(Tn)
+        energy = e + RN * (cp.sum(ek) + cp.sum(z - cp.multiply(P("upload_power", (R, K)), u))) \
+            + P("broadcast_energy", R) @ x
+        c += [delay <= th, energy <= th]
+        c += [tot <= cp.sum(Sn, axis=1), cp.SOC(q + tot, cp.vstack([2 * x, q - tot]), axis=0)]   # q >= x^2/tot
+        c += [P("m_unit") * M + P("x_unit") * cp.sum(x) == 1]
+        obj = P("lambda_coef") * cp.quad_over_lin(M, S) + P("omega_coef") * cp.sum(q) + P("constant") * th
         self.problem = cp.Problem(cp.Minimize(obj), c)
         assert self.problem.is_dcp(dpp=True), "per-round problem must be DPP"
 
-    def set(self, **vals):
-        for k, v in vals.items():
-            if k in self.params:
-                p = self.params[k]
-                p.value = np.broadcast_to(np.asarray(v, float), p.shape).copy() if p.shape else float(v)
+
+@functools.lru_cache(maxsize=16)
+def _program(K, R, scheme):
+    return PerRoundProgram(K, R, scheme)
 
 
-@functools.lru_cache(maxsize=64)
-def _problem(K, N, scheme, mode):
-    return PerRoundProblem(K, N, scheme, mode)
-
-
-def _coefficients(s, N, R_M, M_shift):
-    k = constants(s.replace(g_up=s.g_up[0] if s.g_up.ndim == 2 else s.g_up,
-                            g_down=s.g_down[0] if s.g_down.ndim == 2 else s.g_down))
+def _units(s, R_M, R_N, R):
+    """The scenario's Parameter values in units around R_M pre-training and R_N fine-tuning rounds."""
+    k = _bound.coefficients(s)
     t0, E0, Dm = s.tau0, s.E0, s.D_max
-    SM = R_M * Dm
-    out = dict(pa=k.a * R_M / Dm, pb=k.b / Dm, pC=k.gap + (k.shift if M_shift else 0.0),
-               sminM=1.0 / Dm, clock_s=k.rate_s * t0 / SM, kp3=(k.kappa * SM**3 / (E0 * t0**2)) ** (1 / 3))
-    if N:
-        g_up, g_down = _system.channel_gains(s, N)
-        W, N0 = s.W_up, s.N0
-        a_up = s.beta * np.log(2) / W
-        w = W * N0 / g_up * t0 / E0
-        d = s.beta / _system.downlink_rate(s, g_down)
-        out.update(
-            bmax=np.broadcast_to(s.B_max / Dm, (N, s.K)), smin=np.full((N, s.K), 1.0 / Dm),
-            clock_k=np.broadcast_to(k.rate_k * t0 / Dm, (N, s.K)),
-            kk3=np.broadcast_to((k.kappa_k * Dm**3 / (E0 * t0**2)) ** (1 / 3), (N, s.K)),
-            aup=np.broadcast_to(a_up / t0, (N, s.K)), lnw=np.log(w), w=w,
-            upmax=s.beta / _system.uplink_rate(s, s.P_max, g_up) / t0,
-            upeak=s.beta / _system.uplink_rate(s, s.P_max, g_up) / t0,
-            lnpcoef=np.log(W * N0 / g_up), pcoef2=W * N0 / g_up, a1=np.broadcast_to(a_up / t0, (N, s.K)),
-            pave_N=N * s.P_ave, dk=d / t0, bE=float((s.P_server * d.max(axis=1)).sum()) / E0)
+    R_o = R_M + R_N
+    g_up, g_down = _system.channel_gains(s, R)
+    a, w = _system.upload_energy_coefficients(s, g_up)
+    d = np.asarray(_system.download_time(s, g_down), float)
+    peak = np.asarray(_system.upload_time(s, np.broadcast_to(s.P_max, (R, s.K)), g_up), float)
+    rows = lambda v: np.broadcast_to(np.asarray(v, float), (R, s.K))  # noqa: E731
+    out = dict(
+        lambda_coef=k.pretrain * R_M / (Dm * R_o), omega_coef=k.finetune / (Dm * R_o),
+        m_unit=R_M / R_o, x_unit=1.0 / R_o, round_unit=1.0 / R_N,
+        d_min=1.0 / Dm, server_rate=_system.server_sample_rate(s) * t0 / (R_M * Dm),
+        server_energy_root=(_system.server_energy_coefficient(s) * (R_M * Dm) ** 3 / (E0 * t0**2)) ** (1 / 3),
+        b_max=rows(s.B_max / Dm), device_rate=rows(_system.device_sample_rate(s) * t0 / (R_N * Dm)),
+        device_energy_root=rows((_system.device_energy_coefficient(s) * Dm**3 * R_N**3 / (E0 * t0**2)) ** (1 / 3)),
+        upload_exponent=a * R_N / t0, log_upload_power=np.log(w * t0 / E0), upload_power=w * t0 / E0,
+        upload_min=peak * R_N / t0, download=d * R_N / t0,
+        broadcast_energy=s.P_server * d.max(axis=1) / E0,
+    )
+    out["b_min"] = rows(1.0 / Dm)
+    out["upload_exponent_power"] = out["upload_exponent"]
+    out["log_power_ratio"] = np.log(w / rows(s.P_ave))
+    out["power_ratio"] = w / rows(s.P_ave)
     return out
 
 
-def _plan(s, F, M, N, R_M):
-    from ..plan import Plan
-    g = lambda n: np.asarray(F.v[n].value, float)  # noqa: E731
-    if M:
-        D = float(g("S")) * R_M * s.D_max / M
-        t = float(g("T")) * s.tau0 / M
-        f = min(D * s.n_flop / (s.c * t), s.f_max)
-    else:
-        D, f = 1.0, s.f_max
-    if N:
-        g_up, _ = _system.channel_gains(s, N)
-        B = g("B") * s.D_max
-        f_hat = np.minimum(B * s.n_flop / (s.c_hat * g("t") * s.tau0), s.f_hat_max)
-        u = g("u") * s.tau0
-        p = np.minimum(s.W_up * s.N0 / g_up * np.expm1(s.beta * np.log(2) / (s.W_up * u)), s.P_max)
-    else:
-        B = f_hat = p = np.ones((0, s.K))
-    return Plan(M=M, N=N, D=np.full(M, D), f=np.full(M, f), B=B, f_hat=f_hat, p=p)
+class _Search:
+    """Solves of one per-round program for a scenario: relaxations and pairs, with their units."""
+
+    def __init__(self, s, scheme, R, stats):
+        self.s, self.scheme, self.R, self.stats = s, scheme, R, stats
+        self.F = _program(s.K, R, scheme)
+        self.k = _bound.coefficients(s)
+        self.pairs = {}          # (M, N) -> (upsilon, plan)
+
+    def _set(self, R_M, R_N, M_range, x_lo, x_hi, shift):
+        F, names = self.F, self.F.params
+        vals = {k: v for k, v in _units(self.s, R_M, R_N, self.R).items() if k in names}
+        (m0, m1) = M_range
+        vals.update(m_lower=m0 / R_M, m_upper=(1e7 if m1 is None else m1 / R_M),
+                    x_lower=x_lo, x_upper=x_hi, constant=self.k.constant(int(shift)) / (R_M + R_N))
+        F.set(**vals)
+
+    def relax(self, M_range, N_range, units):
+        """Real optimum over M in M_range, N in N_range (x relaxed, a prefix): (upsilon, M, x) or (inf, ...)."""
+        n0, n1 = N_range
+        x_lo = (np.arange(self.R) < n0).astype(float)
+        x_hi = (np.arange(self.R) < n1).astype(float)
+        R_M, R_N = units
+        res = (np.inf, np.nan, None)
+        for _ in range(3):
+            self._set(max(R_M, 1.0), max(R_N, 1.0), M_range, x_lo, x_hi, M_range[0] >= 1)
+            if self.F.solve(self.stats) != "optimal":
+                return res if np.isfinite(res[0]) else (np.inf, np.nan, None)
+            th = float(self.F.get("theta"))
+            M = float(self.F.get("M")) / th * max(R_M, 1.0)
+            x = np.clip(self.F.get("x") / th, 0.0, 1.0)
+            res = (self.F.value, M, x)
+            N = float(x.sum())
+            good = lambda v, U: (v < 1 and U <= 1) or 0.5 < v / U < 2  # noqa: E731
+            if good(M, max(R_M, 1.0)) and good(N, max(R_N, 1.0)):
+                break
+            R_M, R_N = max(M, 1.0), max(N, 1.0)
+        return res
+
+    def pair(self, M, N):
+        """v(M, N) with real batches and its plan (one solve with everything pinned)."""
+        if (M, N) in self.pairs:
+            return self.pairs[(M, N)]
+        self._set(max(M, 1.0), max(N, 1.0), (M, M), *(2 * [(np.arange(self.R) < N).astype(float)]), M >= 1)
+        out = (np.inf, None)
+        if self.F.solve(self.stats) == "optimal":
+            try:
+                out = (self.F.value, self._plan(M, N, max(M, 1.0), max(N, 1.0)))
+            except (RuntimeError, ValueError):
+                out = (np.inf, None)
+        self.pairs[(M, N)] = out
+        return out
+
+    def _plan(self, M, N, R_M, R_N):
+        s, g = self.s, self.F.get
+        if M:
+            Mh = float(g("M"))
+            D = float(g("S")) * s.D_max / Mh
+            t = float(g("T")) * s.tau0 / (Mh * R_M)
+            f = float(_clock("f", D, t, _system.server_sample_rate(s), s.f_max))
+        else:
+            D, f = 1.0, s.f_max
+        if N:
+            xs = g("x")[:N, None]
+            B = np.clip(g("Sn")[:N] * s.D_max / xs, 1.0, np.asarray(s.B_max, float))
+            tc = g("t")[:N] * s.tau0 / (R_N * xs)
+            u = g("u")[:N] * s.tau0 / (R_N * xs)
+            g_up, _ = _system.channel_gains(s, N)
+            f_hat = _clock("f_hat", B, tc, _system.device_sample_rate(s), s.f_hat_max)
+            p = np.minimum(_system.power_for_upload_time(s, u, g_up), s.P_max)
+        else:
+            B = f_hat = p = np.ones((0, s.K))
+        return Plan(M=M, N=N, D=np.full(M, D), f=np.full(M, f), B=B, f_hat=f_hat, p=p)
+
+    def best_M(self, N, M_range, units):
+        """The best integer M in M_range for this N: the real optimum, then its floor and ceiling."""
+        m0, m1 = M_range
+        if m1 is not None and m0 == m1:
+            cands = [m0]
+        else:
+            v, Mr, _ = self.relax(M_range, (N, N), (max(units[0], 1.0), max(N, 1.0)))
+            if not np.isfinite(v):
+                return np.inf, None, None
+            hi = m1 if m1 is not None else math.ceil(Mr)
+            cands = sorted({min(max(math.floor(Mr), m0), hi), min(max(math.ceil(Mr), m0), hi)})
+        best = (np.inf, None, None)
+        for M in cands:
+            if M + N >= 1:
+                v, plan = self.pair(M, N)
+                if v < best[0]:
+                    best = (v, M, plan)
+        return best
 
 
 def solve_pair_per_round(s, M, N, scheme="proposed", stats=None):
     """(P2) at (M, N) with per-round channels: Upsilon (real batches) and the plan, one convex solve."""
-    R_M = max(M, 1)
-    F = _problem(s.K, N, scheme, "pair")
-    F.set(**_coefficients(s, N, R_M, M > 0), lbM=M / R_M, ubM=M / R_M)
-    status = solve_cvx(F.problem, stats)
-    if status != "optimal":
-        return np.inf, None
-    return float(F.problem.value) / (M + N), _plan(s, F, M, N, R_M)
+    R = int(min(s.max_channel_rounds, max(N, 1)))
+    if N > s.max_channel_rounds:
+        raise ValueError(f"N = {N}: the scenario's channels describe only {int(s.max_channel_rounds)} fine-tuning rounds")
+    return _Search(s, scheme, R, stats).pair(M, N)
 
 
-def _best_M(s, N, scheme, M_range, stats):
-    """Integer M in M_range minimising v(M, N): Dinkelbach on real M, then floor/ceil (quasi-convexity)."""
-    lo, hi = M_range
-    cands = set()
-    if lo == 0:
-        cands.add(0)
-    if hi >= max(lo, 1):
-        R_M = max(hi / 10, 1.0)
-        F = _problem(s.K, N, scheme, "dinkelbach")
-        coef = _coefficients(s, N, R_M, True)
-        lam, Mr = 0.0, None
-        for _ in range(30):
-            F.set(**coef, lbM=max(lo, 1) / R_M, ubM=hi / R_M, lamM=lam * R_M)
-            if solve_cvx(F.problem, stats) != "optimal":
-                break
-            Mr = float(F.v["M"].value) * R_M
-            num = float(F.numerator.value)
-            new = num / (Mr + N)
-            if abs(new - lam) <= 1e-10 * max(abs(new), 1e-300):
-                lam = new
-                break
-            lam = new
-        if Mr is not None:
-            cands |= {min(max(math.floor(Mr), max(lo, 1)), hi), min(max(math.ceil(Mr), max(lo, 1)), hi)}
-    best = (np.inf, None, None)
-    for M in sorted(cands):
-        if M + N < 1:
+def _first_row(s):
+    return s.replace(g_up=s.g_up[0] if s.g_up.ndim == 2 else s.g_up,
+                     g_down=s.g_down[0] if s.g_down.ndim == 2 else s.g_down)
+
+
+def _least(s, scheme, pairs, stats):
+    """Least delay and least energy within tau0 over the given pairs (each with one round at most
+    of fine-tuning: the first channel row), as :func:`~edgelearn.solver.solve.least_needed`."""
+    first = _first_row(s)
+    dmin = 1.0 if scheme != "fixed_batch" else float(s.D_max)
+    bmin = np.ones(s.K) if scheme != "fixed_batch" else np.asarray(s.B_max, float)
+    rate_s, rate_k = _system.server_sample_rate(s), _system.device_sample_rate(s)
+    p = s.P_max if scheme == "fixed_power" else _system.average_power_cap(s)
+    d = np.asarray(_system.download_time(first), float)
+    u = np.asarray(_system.upload_time(first, p), float)
+    kappa = _system.server_energy_coefficient(s)
+    delay, energy, which = np.inf, np.inf, ""
+    for M, N in pairs:
+        dl = M * dmin / rate_s + N * float(np.max(d + bmin / rate_k + u))
+        delay = min(delay, dl)
+        if dl > s.tau0:
             continue
-        v, plan = solve_pair_per_round(s, M, N, scheme, stats)
-        if v < best[0]:
-            best = (v, M, plan)
-    return best
+        if N == 0:
+            t = s.tau0 / M if scheme != "fixed_frequency" else dmin / rate_s
+            E = M * kappa * dmin**3 / t**2
+        else:
+            E, _ = min_energy(first.replace(E0=1.0), M, N, dmin, bmin, scheme, stats)
+            if np.isfinite(E) and E > 0:
+                E = min(E, min_energy(first.replace(E0=E), M, N, dmin, bmin, scheme, stats)[0])
+        if E < energy:
+            energy, which = E, f"M = {M}, N = {N} on the first channel row"
+    return delay, energy, which
 
 
-def _integer(s, plan, scheme, stats):
-    """Round batches down (always feasible) and re-optimise clocks and powers: min energy, delay budget."""
+def _raise_infeasible(s, scheme, pairs, stats):
+    delay, energy, which = _least(s, scheme, pairs, stats)
+    if delay > s.tau0:
+        raise InfeasibleBudgetError("delay budget tau0", delay, s.tau0, "s",
+                                    "the fastest allowed round, at the top clocks and powers")
+    if energy > s.E0 * (1 + 1e-9):
+        raise InfeasibleBudgetError("energy budget E0", energy, s.E0, "J",
+                                    f"the least energy of the cheapest allowed training ({which}) within tau0")
+
+
+def _integer(s, plan):
+    """Batches rounded down with the same compute and upload times (lower clocks): no more delay or energy."""
     M, N = plan.M, plan.N
-    D = max(1.0, np.floor(plan.D[0] + 1e-6)) if M else 1.0     # 1e-6: solver noise around whole numbers
-    B = np.maximum(1.0, np.floor(plan.B + 1e-6))
-    F = _problem(s.K, N, scheme, "energy")
-    R_M = max(M, 1)
-    F.set(**_coefficients(s, N, R_M, M > 0), lbM=M / R_M, ubM=M / R_M, Sfix=M * D / (R_M * s.D_max),
-          Bfix=B / s.D_max if N else np.zeros((0, s.K)))
-    floored = plan.replace(D=np.full(M, float(D)), B=B) if N else plan.replace(D=np.full(M, float(D)))
-    if solve_cvx(F.problem, stats) != "optimal":
-        return floored   # same clocks and powers, fewer samples: still feasible
-    out = _plan(s, F, M, N, R_M)
-    out = out.replace(D=np.full(M, float(D)), B=B) if N else out.replace(D=np.full(M, float(D)))
-    return out if evaluate(s, out).feasible else floored
+    kw = {}
+    if M:
+        D = max(1.0, float(np.floor(plan.D[0] + 1e-6)))       # 1e-6: solver noise around whole numbers
+        kw.update(D=np.full(M, D), f=plan.f * D / plan.D)
+    if N:
+        B = np.maximum(1.0, np.floor(plan.B + 1e-6))
+        kw.update(B=B, f_hat=plan.f_hat * B / plan.B)
+    out = plan.replace(**kw)
+    return out if evaluate(s, out).feasible else plan.replace(**{k: v for k, v in kw.items() if k in ("D", "B")})
 
 
-def solve_per_round(s, scheme, *, M, N, method, eps, progress, ranges):
+def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
     """:func:`~edgelearn.solve` for per-round channels (exact method only)."""
-    from .search import branches, round_limits
-    from .solve import Landscape, Solution
     if method != "exact":
         raise NotImplementedError("per-round channels: only method='exact' is implemented")
     t0 = time.perf_counter()
     stats = {"method": method, "scheme": scheme, "per_round": True}
-    R = int(s.max_channel_rounds)
-    evaluated = {}
-    if M is not None and N is not None:
-        if N > R:
-            raise ValueError(f"N = {N}: the scenario's channels describe only {R} fine-tuning rounds")
-        v, plan = solve_pair_per_round(s, int(M), int(N), scheme, stats)
-        evaluated[(M, N)] = v
+    R_all = int(s.max_channel_rounds)
+    gap = 0.0
+    if M is not None:
+        if N > R_all:
+            raise ValueError(f"N = {N}: the scenario's channels describe only {R_all} fine-tuning rounds")
+        v, plan = solve_pair_per_round(s, M, N, scheme, stats)
         if plan is None:
-            raise InfeasibleBudgetError("delay/energy budgets", np.nan, np.nan, "",
+            _raise_infeasible(s, scheme, [(M, N)], stats)
+            raise InfeasibleBudgetError("energy budget E0", np.nextafter(s.E0, np.inf), s.E0, "J",
                                         f"no plan with M = {M}, N = {N} meets both budgets")
-        stats.update(lower_bound=v, pair=(M, N), pair_optimum=v)
+        lower, pair, evaluated = v, (M, N), {(M, N): v}
     else:
-        first = s.replace(g_up=s.g_up[0] if s.g_up.ndim == 2 else s.g_up,
-                          g_down=s.g_down[0] if s.g_down.ndim == 2 else s.g_down)
-        M_max, _ = round_limits(first, scheme)
-        best = (np.inf, None, None)
-        brs = branches(scheme, ranges)
-        Ns = range(0, R + 1)
+        search = _Search(s, scheme, R_all, stats)
+        Mcap = int(math.floor(m_max(_first_row(s), scheme) * (1 + 1e-12)))
+        best, lower = (np.inf, None, None, None), np.inf
+        brs = [b for b in branches(scheme, ranges)]
+        bar = None
         if progress:
             from tqdm.auto import tqdm
-            Ns = tqdm(Ns, desc="fine-tuning rounds N", leave=False)
-        for n in Ns:
-            for b in brs:
-                if not (b.N[0] <= n <= (R if b.N[1] is None else b.N[1])):
-                    continue
-                v, m, plan = _best_M(s, n, scheme, (b.M[0], M_max if b.M[1] is None else min(b.M[1], M_max)), stats)
-                if m is not None:
-                    evaluated[(m, n)] = v
-                if v < best[0]:
-                    best = (v, m, plan)
-        if best[2] is None:
-            raise InfeasibleBudgetError("delay/energy budgets", np.nan, np.nan, "", "no (M, N) meets both budgets")
-        v, _, plan = best
-        stats.update(M_max=M_max, N_max=R, lower_bound=v, pair=(plan.M, plan.N), pair_optimum=v)
-    plan = _integer(s, plan, scheme, stats)
+            bar = tqdm(total=len(brs), desc="per-round branches", leave=False)
+        for b in brs:
+            if bar is not None:
+                bar.update(1)
+            Mr = (b.M[0], Mcap if b.M[1] is None else min(b.M[1], Mcap))
+            Nr = (b.N[0], R_all if b.N[1] is None else min(b.N[1], R_all))
+            if Mr[0] > Mr[1] or Nr[0] > Nr[1]:
+                continue
+            units = (max(Mcap / 4, 1.0), max(R_all / 2, 1.0))
+            v, Mx, x = search.relax(Mr, Nr, units)
+            if not np.isfinite(v):
+                continue
+            lower = min(lower, v)
+            if v >= best[0]:
+                continue
+            units = (max(Mx, 1.0), max(float(x.sum()), 1.0))
+            full, part = int(np.sum(x > 1 - 1e-6)), int(np.sum(x > 1e-6))
+            lo = max(Nr[0], min(full, math.floor(x.sum())))
+            hi = min(Nr[1], max(part, math.ceil(x.sum())))
+            done = set()
+
+            def visit(n):
+                nonlocal best
+                if n in done or not Nr[0] <= n <= Nr[1]:
+                    return
+                done.add(n)
+                r = search.best_M(n, Mr, units)
+                if r[0] < best[0]:
+                    best = (r[0], r[1], n, r[2])
+
+            for n in range(lo, hi + 1):
+                visit(n)
+            for _ in range(60):   # certify both sides, widening a side that could hold a better pair
+                moved = False
+                for side in ("-", "+"):
+                    rng = (Nr[0], lo - 1) if side == "-" else (hi + 1, Nr[1])
+                    if rng[0] > rng[1]:
+                        continue
+                    vs, _, xs = search.relax(Mr, rng, units)
+                    if not vs < best[0] * (1 - RTOL):
+                        continue
+                    moved = True
+                    width = hi - lo + 1
+                    if side == "-":
+                        new = max(Nr[0], min(lo - width, math.floor(xs.sum())))
+                        for n in range(new, lo):
+                            visit(n)
+                        lo = new
+                    else:
+                        new = min(Nr[1], max(hi + width, math.ceil(xs.sum())))
+                        for n in range(hi + 1, new + 1):
+                            visit(n)
+                        hi = new
+                if not moved:
+                    break
+            else:
+                gap = max(gap, best[0] / v - 1)
+        if bar is not None:
+            bar.close()
+        if best[3] is None:
+            _raise_infeasible(s, scheme, [(b.M[0], b.N[0]) for b in brs], stats)
+            raise InfeasibleBudgetError("energy budget E0", np.nextafter(s.E0, np.inf), s.E0, "J",
+                                        "no (M, N) meets both budgets")
+        v, Mb, Nb, plan = best
+        pair = (Mb, Nb)
+        evaluated = {k: val[0] for k, val in search.pairs.items()}
+        stats.update(M_max=Mcap, N_max=R_all)
+    plan = _integer(s, plan)
     report = evaluate(s, plan)
-    stats.update(pairs_evaluated=len(evaluated), integrality_gap=report.bound - stats["lower_bound"],
-                 solver="CLARABEL", wall_time=time.perf_counter() - t0)
-    ks = list(evaluated)
-    land = Landscape(np.array([k[0] for k in ks], int), np.array([k[1] for k in ks], int),
-                     np.array([evaluated[k] for k in ks], float), np.full(len(ks), np.nan))
-    return Solution(s, scheme, plan, report, (stats["pair_optimum"],), land, stats)
+    keys = list(evaluated)
+    land = Landscape(np.array([k[0] for k in keys], int), np.array([k[1] for k in keys], int),
+                     np.array([evaluated[k] for k in keys], float), np.full(len(keys), np.nan))
+    pair_bound = evaluated[pair]
+    stats.update(pairs_evaluated=len(evaluated), solver="CLARABEL",
+                 lower_bound=lower, pair=pair, pair_optimum=pair_bound, integrality_gap=report.bound - lower)
+    stats["wall_time"] = time.perf_counter() - t0
+    return Solution(s, scheme, plan, report, lower_bound=lower, pair=pair, pair_bound=pair_bound,
+                    history=(pair_bound,), landscape=land, stats=stats, certified_gap=gap)

@@ -1,10 +1,13 @@
-"""Pieces shared by every solver: schemes, the infeasible-budget error, scaled units,
-the round-invariant constants of a scenario, and turning solver variables into a :class:`~edgelearn.Plan`.
+"""Pieces shared by every solver: schemes, the infeasible-budget error, the round-invariant
+constants of a scenario, and turning solver variables into a :class:`~edgelearn.Plan`.
 
 Scaled units (the solver never sees raw SI numbers): time in units of the delay
 budget tau0, energy in units of the energy budget E0, rounds of each stage in units of a
 typical number of rounds of that stage, samples in those units times D_max.  With
 these, every coefficient of the convex programs is of order one.
+
+Every coefficient comes from its one home: the bound's from :func:`edgelearn.bound.coefficients`,
+the delay and energy ones from the closed forms at the end of :mod:`edgelearn.system`.
 """
 from __future__ import annotations
 
@@ -12,12 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import bound as _bound
 from .. import system as _system
+from ..plan import Plan
 
 __all__ = ["SCHEMES", "InfeasibleBudgetError", "Constants", "constants", "plan_from_totals",
-           "power_from_upload_time", "upload_time_at_power", "symmetrize"]
+           "check_scheme", "symmetrize"]
 
-#: The six designs of Section V: what each one fixes.
+#: The six designs of Section V: what each one fixes (iteration order = the book's order).
 SCHEMES = {
     "proposed": "optimise everything (Algorithm 1)",
     "fixed_power": "p_k = P_k^max, optimise the rest",
@@ -29,7 +34,7 @@ SCHEMES = {
 
 
 class InfeasibleBudgetError(ValueError):
-    """No plan meets a budget: carries the budget's name, the minimum it needs and the given value."""
+    """No plan meets a budget: carries the budget's name, the least value it needs and the given value."""
 
     def __init__(self, budget: str, needed: float, given: float, unit: str, why: str = ""):
         self.budget, self.needed, self.given, self.unit = budget, float(needed), float(given), unit
@@ -44,61 +49,66 @@ def check_scheme(scheme: str) -> str:
     return scheme
 
 
-def upload_time_at_power(s, p):
-    """Upload time beta / r_k^u(p) in s for one round (channels fixed over rounds), from (12)."""
-    return _system.upload_time(s, p)
-
-
-def power_from_upload_time(s, u, g_up=None):
-    """Inverse of (12): the power that uploads beta bits in time ``u``, p = (W N0/g)(2^(beta/(W u)) - 1)."""
-    g = s.g_up if g_up is None else g_up
-    W = s.W_up
-    return W * s.N0 / g * np.expm1(s.beta / (W * np.asarray(u, float)) * np.log(2.0))
-
-
 @dataclass(frozen=True)
 class Constants:
     """Round-invariant constants of a scenario (channels fixed over rounds), in SI units."""
 
-    a: float            # gamma rho alpha^2: coefficient of Lambda in the numerator of (34)
-    b: float            # gamma rho-hat alpha-hat^2 K: coefficient of Omega
-    shift: float        # 2 rho-tilde W / gamma (only when M > 0)
-    gap: float          # 2 (L(w0) - L_inf) / gamma
-    kappa: float        # eta phi (N_FLOP/c)^3: pre-training energy = kappa S^3 / T^2 (J s^2)
-    kappa_k: np.ndarray  # the same per device
-    rate_s: float       # f_max c / N_FLOP: samples per second at the server's top clock
-    rate_k: np.ndarray  # f-hat_k^max c-hat_k / N_FLOP
-    d_k: np.ndarray     # download time beta / r_k^d (s), fixed
-    E_bc: float         # broadcast energy per fine-tuning round (20), J
-    p_bar: np.ndarray   # min(P_ave, P_max): the largest round-invariant power
-    u_min: np.ndarray   # upload time at p_bar (s)
-    u_pmax: np.ndarray  # upload time at P_max (s)
-    a_up: np.ndarray    # beta ln2 / W_k (s): upload energy = (W N0/g)(u e^(a_up/u) - u)
-    w_up: np.ndarray    # W_k N0 / g_k (W)
+    bound: _bound.Coefficients  # the coefficients of (34)
+    kappa: float         # server: S samples in T s cost kappa S^3/T^2 J (17)
+    kappa_k: np.ndarray  # the same per device (18)
+    rate_s: float        # samples per second at the server's top clock (14)
+    rate_k: np.ndarray   # the same per device (15)
+    d_k: np.ndarray      # download time beta / r_k^d (s), fixed (13)
+    E_bc: float          # broadcast energy per fine-tuning round (20), J
+    p_bar: np.ndarray    # min(P_ave, P_max): the largest round-invariant power
+    u_min: np.ndarray    # upload time at p_bar (s)
+    u_pmax: np.ndarray   # upload time at P_max (s)
+    a_up: np.ndarray     # beta ln2 / W_k (s): upload energy = w_up (u e^(a_up/u) - u)
+    w_up: np.ndarray     # W_k N0 / g_k (W)
 
 
 def constants(s) -> Constants:
     """The constants of :class:`Constants` for a scenario with channels fixed over rounds."""
     if s.per_round_channels:
         raise ValueError("constants(): the scenario has per-round channels (g_up or g_down of shape (N, K))")
-    p_bar = np.minimum(s.P_ave, s.P_max)
+    p_bar = _system.average_power_cap(s)
+    a_up, w_up = _system.upload_energy_coefficients(s)
     return Constants(
-        a=s.gamma * s.rho * s.alpha2,
-        b=s.gamma * s.rho_hat * s.alpha_hat2 * s.K,
-        shift=2 * s.rho_tilde * s.wasserstein / s.gamma,
-        gap=2 * s.loss_gap / s.gamma,
-        kappa=s.eta * s.phi * (s.n_flop / s.c) ** 3,
-        kappa_k=s.eta_hat * s.phi_hat * (s.n_flop / s.c_hat) ** 3,
-        rate_s=s.f_max * s.c / s.n_flop,
-        rate_k=s.f_hat_max * s.c_hat / s.n_flop,
+        bound=_bound.coefficients(s),
+        kappa=_system.server_energy_coefficient(s),
+        kappa_k=_system.device_energy_coefficient(s),
+        rate_s=_system.server_sample_rate(s),
+        rate_k=_system.device_sample_rate(s),
         d_k=np.asarray(_system.download_time(s), float),
         E_bc=float(_system.broadcast_energy(s)),
         p_bar=p_bar,
-        u_min=np.asarray(upload_time_at_power(s, p_bar), float),
-        u_pmax=np.asarray(upload_time_at_power(s, s.P_max), float),
-        a_up=s.beta * np.log(2.0) / s.W_up,
-        w_up=s.W_up * s.N0 / s.g_up,
+        u_min=np.asarray(_system.upload_time(s, p_bar), float),
+        u_pmax=np.asarray(_system.upload_time(s, s.P_max), float),
+        a_up=a_up, w_up=w_up,
     )
+
+
+def _cap(name, x, hi):
+    """``x`` with solver noise above its bound ``hi`` (relative 1e-3) set to the bound; more is a bug."""
+    x = np.asarray(x, float)
+    if np.any(~np.isfinite(x)) or np.any(x > hi * (1 + 1e-3)):
+        raise RuntimeError(f"solver returned {name} = {x} above its bound {hi}")
+    return np.minimum(x, hi)
+
+
+def _clock(name, samples, time, rate, top):
+    """The clock that computes ``samples`` in ``time`` s, f = top * samples / (rate * time).
+
+    A time of zero (solver noise for a vanishing stage or device) is read as the top clock.
+    """
+    samples, time = np.broadcast_arrays(np.asarray(samples, float), np.asarray(time, float))
+    top = np.broadcast_to(top, samples.shape)
+    rate = np.broadcast_to(rate, samples.shape)
+    need = samples / rate                      # the least time, at the top clock
+    f = np.array(top, float)
+    ok = time > need * 1e-12
+    f[ok] = top[ok] * need[ok] / time[ok]
+    return _cap(name, f, top)
 
 
 def plan_from_totals(s, M, N, D, T, B, Tk, U, scheme="proposed"):
@@ -108,26 +118,18 @@ def plan_from_totals(s, M, N, D, T, B, Tk, U, scheme="proposed"):
     ``Tk[k]`` s and an upload of ``U[k]`` s.  Clocks f = D N_FLOP/(c T) and powers from the
     inverse of (12).  Values that exceed their bound by rounding error of the solver
     (relative 1e-3: interior-point accuracy on badly scaled pairs) are set to the bound; the final
-    integer plan is re-checked with :func:`~edgelearn.evaluate`; larger excesses are a bug and raise.
+    integer plan is re-checked with :func:`~edgelearn.evaluate`; larger excesses raise RuntimeError
+    (the callers treat the answer as failed).
     """
-    from ..plan import Plan
-
-    def cap(name, x, hi):
-        x = np.asarray(x, float)
-        if np.any(x > hi * (1 + 1e-3)):
-            raise RuntimeError(f"solver returned {name} = {x} above its bound {hi}")
-        return np.minimum(x, hi)
-
     fixf = scheme == "fixed_frequency"
-    f = cap("f", D * s.n_flop / (s.c * T), s.f_max) if M and not fixf else s.f_max
+    f = _clock("f", D, T, _system.server_sample_rate(s), s.f_max) if M and not fixf else s.f_max
+    p_bar = _system.average_power_cap(s)
     if N:
-        f_hat = s.f_hat_max if fixf else cap("f_hat", B * s.n_flop / (s.c_hat * Tk), s.f_hat_max)
-        p = s.P_max if scheme == "fixed_power" else cap("p", power_from_upload_time(s, U),
-                                                         np.minimum(s.P_ave, s.P_max))
+        f_hat = s.f_hat_max if fixf else _clock("f_hat", B, Tk, _system.device_sample_rate(s), s.f_hat_max)
+        p = s.P_max if scheme == "fixed_power" else _cap("p", _system.power_for_upload_time(s, U), p_bar)
     else:
-        f_hat = s.f_hat_max
-        p = np.minimum(s.P_ave, s.P_max)
-    return Plan.uniform(s, M, N, D=D if M else 1.0, f=f, B=B if N else 1.0, f_hat=f_hat, p=p)
+        f_hat, p = s.f_hat_max, p_bar
+    return Plan.uniform(s, M, N, D=D if M else 1.0, f=float(f), B=B if N else 1.0, f_hat=f_hat, p=p)
 
 
 def symmetrize(s, plan):
@@ -139,16 +141,13 @@ def symmetrize(s, plan):
     inequality the averaged plan uses no more delay and energy than ``plan`` and has no
     larger Upsilon; the power budgets (10)-(11) are convex in the upload time too.
     """
-    from .. import system as _system
     M, N = plan.M, plan.N
-    kw = {}
+    D = T = B = Tk = U = None
     if M:
         D = float(np.mean(plan.D))
-        t = float(np.mean(_system.pretrain_delay(s, plan.D, plan.f)))
-        kw.update(D=D, T=t)
+        T = float(np.mean(_system.pretrain_delay(s, plan.D, plan.f)))
     if N:
         B = plan.B.mean(axis=0)
         Tk = _system.compute_time(s, plan.B, plan.f_hat).mean(axis=0)
         U = _system.upload_time(s, plan.p).mean(axis=0)
-        kw.update(B=B, Tk=Tk, U=U)
-    return plan_from_totals(s, M, N, kw.get("D"), kw.get("T"), kw.get("B"), kw.get("Tk"), kw.get("U"))
+    return plan_from_totals(s, M, N, D, T, B, Tk, U)

@@ -27,8 +27,11 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
+from .. import bound as _bound
 from .. import system as _system
-from .exact import ATTEMPTS, solve_cvx
+from ..evaluate import evaluate
+from ..plan import Plan
+from .conic import ATTEMPTS, Program
 from .integer import min_energy
 from .problem import constants
 
@@ -57,44 +60,44 @@ def reciprocal_tangent(x, x_o):
     return 2.0 / x_o - np.asarray(x, float) / x_o**2
 
 
-class SCAProblem:
+class SCAProblem(Program):
     """(P3.o) compiled once for a scheme and which stages are present (round-invariant)."""
 
     def __init__(self, K, scheme, has_M, has_N):
-        self.params = {}
-        P = self._param
+        super().__init__()
+        P = self.param
         d, dp, fs = cp.Variable(pos=True), cp.Variable(pos=True), cp.Variable(pos=True)
         b, bp, fh, q = (cp.Variable(K, pos=True) for _ in range(4))
         Tr = cp.Variable(nonneg=True)
         self.vars = dict(d=d, dp=dp, fs=fs, b=b, bp=bp, fh=fh, q=q)
-        c, obj, delay, energy = [], P("cC"), 0, 0
+        c, obj, delay, energy = [], P("constant"), 0, 0
         if has_M:
-            obj = obj + P("ca") * cp.inv_pos(d)
-            delay = delay + P("kt") * cp.inv_prod(cp.hstack([fs, dp]))          # (36a), first sum
-            energy = energy + P("ke") * cp.quad_over_lin(fs, dp)                 # (36b), first sum
-            c += [d >= P("dmin"), d <= P("dcap"), fs <= 1,
-                  d - 2 * P("r1") + P("r2") * dp <= 0]                            # (39)/(41b)
+            obj = obj + P("lambda_coef") * cp.inv_pos(d)
+            delay = delay + P("server_time") * cp.inv_prod(cp.hstack([fs, dp]))          # (36a), first sum
+            energy = energy + P("server_energy") * cp.quad_over_lin(fs, dp)                 # (36b), first sum
+            c += [d >= P("d_min"), d <= P("d_max"), fs <= 1,
+                  d - 2 * P("d_tangent_point") + P("d_tangent_slope") * dp <= 0]                            # (39)/(41b)
             if scheme == "fixed_batch":
-                c += [d == P("dcap")]
+                c += [d == P("d_max")]
             if scheme == "fixed_frequency":
                 c += [fs == 1]
         if has_N:
             btot = cp.Variable(pos=True)  # the total batch B_tot = sum_k B_k (in samples)
-            c += [btot <= P("bmax", K) @ b]
-            obj = obj + P("cb") * cp.inv_pos(btot)
-            ktk, kek = P("ktk", K), P("kek", K)
+            c += [btot <= P("b_root_max", K) @ b]
+            obj = obj + P("omega_coef") * cp.inv_pos(btot)
+            ktk, kek = P("device_time", K), P("device_energy", K)
             ct, cu, ce = (cp.Variable(K, nonneg=True) for _ in range(3))  # epigraph variables
             c += [ct[k] >= cp.inv_prod(cp.hstack([fh[k], bp[k]])) for k in range(K)]      # B/f-hat, (15)
-            c += [cu >= cp.inv_pos(cp.log(1 + cp.multiply(P("snr", K), q)))]              # 1/r_k^u, (12)
+            c += [cu >= cp.inv_pos(cp.log(1 + cp.multiply(P("snr_at_pmax", K), q)))]              # 1/r_k^u, (12)
             c += [ce[k] >= cp.quad_over_lin(fh[k], bp[k]) for k in range(K)]              # B f-hat^2, (18)
-            c += [P("dk", K) + cp.multiply(ktk, ct) + cp.multiply(P("ku", K), cu) <= Tr]  # (36a), max over k
-            delay = delay + P("wN") * Tr
-            energy = energy + P("kbc") + kek @ ce
-            energy = energy + cp.sum(P("z0", K, False) + cp.multiply(P("z1", K, False), q))  # zeta, (37)
-            c += [b >= P("bmin", K), b <= P("bcap", K), fh <= 1, q <= P("qbar", K),
-                  b - 2 * P("s1", K) + cp.multiply(P("s2", K), bp) <= 0]          # (40)/(41c)
+            c += [P("download", K) + cp.multiply(ktk, ct) + cp.multiply(P("upload_time_coef", K), cu) <= Tr]  # (36a), max over k
+            delay = delay + P("rounds_n") * Tr
+            energy = energy + P("broadcast_energy") + kek @ ce
+            energy = energy + cp.sum(P("upload_energy_at_point", K, False) + cp.multiply(P("upload_energy_slope", K, False), q))  # zeta, (37)
+            c += [b >= P("b_min", K), b <= P("b_max", K), fh <= 1, q <= P("power_cap", K),
+                  b - 2 * P("b_tangent_point", K) + cp.multiply(P("b_tangent_slope", K), bp) <= 0]          # (40)/(41c)
             if scheme == "fixed_batch":
-                c += [b == P("bcap", K)]
+                c += [b == P("b_max", K)]
             if scheme == "fixed_frequency":
                 c += [fh == 1]
             if scheme == "fixed_power":
@@ -106,17 +109,6 @@ class SCAProblem:
             bad = [str(x) for x in c if not x.is_dcp(dpp=True)]
             raise AssertionError(f"(P3.o) is not DPP: {bad}")
 
-    def _param(self, name, shape=(), nonneg=True):
-        if name not in self.params:
-            self.params[name] = cp.Parameter(shape, name=name, nonneg=nonneg) if nonneg else cp.Parameter(shape, name=name)
-        return self.params[name]
-
-    def set(self, **values):
-        for k, v in values.items():
-            if k in self.params:
-                self.params[k].value = np.asarray(v, float) if self.params[k].shape else float(v)
-
-
 @functools.lru_cache(maxsize=None)
 def _compiled(K, scheme, has_M, has_N):
     return SCAProblem(K, scheme, has_M, has_N)
@@ -125,19 +117,21 @@ def _compiled(K, scheme, has_M, has_N):
 def _static_coefficients(s, M, N):
     k = constants(s)
     R = M + N
-    C = k.gap + (k.shift if M else 0.0)
     Ds, Bs = np.sqrt(s.D_max), np.sqrt(s.B_max)   # batch units: D = Ds d, D' = d'/Ds (d d' = D D')
-    return dict(
-        cC=C / R, ca=k.a * M / (Ds * R), cb=k.b * N / R, bmax=Bs,
-        kt=M * Ds * s.n_flop / (s.c * s.f_max * s.tau0),
-        ke=M * s.eta * s.n_flop * s.phi * s.f_max**2 * Ds / (s.c * s.E0),
-        dmin=1.0 / Ds, dcap=Ds, bmin=1.0 / Bs, bcap=Bs,
-        dk=k.d_k / s.tau0, ktk=Bs * s.n_flop / (s.c_hat * s.f_hat_max * s.tau0),
-        ku=s.beta * np.log(2) / (s.W_up * s.tau0), snr=s.g_up * s.P_max / (s.W_up * s.N0),
-        wN=N, kbc=N * k.E_bc / s.E0,
-        kek=N * s.eta_hat * s.n_flop * s.phi_hat * s.f_hat_max**2 * Bs / (s.c_hat * s.E0),
-        qbar=np.minimum(s.P_ave, s.P_max) / s.P_max,
-    )
+    out = dict(constant=k.bound.constant(M) / R)
+    if M:   # one top-clock second computes rate_s samples; at the top clock a sample costs kappa rate_s^2 J
+        out.update(lambda_coef=k.bound.pretrain * M / (Ds * R),
+                   server_time=M * Ds / (k.rate_s * s.tau0),
+                   server_energy=M * k.kappa * k.rate_s**2 * Ds / s.E0,
+                   d_min=1.0 / Ds, d_max=Ds)
+    if N:
+        out.update(omega_coef=k.bound.finetune * N / R, b_root_max=Bs, b_min=1.0 / Bs, b_max=Bs,
+                   download=k.d_k / s.tau0, device_time=Bs / (k.rate_k * s.tau0),
+                   upload_time_coef=k.a_up / s.tau0, snr_at_pmax=s.P_max / k.w_up,
+                   rounds_n=N, broadcast_energy=N * k.E_bc / s.E0,
+                   device_energy=N * k.kappa_k * k.rate_k**2 * Bs / s.E0,
+                   power_cap=k.p_bar / s.P_max)
+    return out
 
 
 def _local(s, M, N, d_o, b_o, q_o):
@@ -145,12 +139,13 @@ def _local(s, M, N, d_o, b_o, q_o):
     out = {}
     if M:
         dp_o = 1.0 / d_o
-        out.update(r1=1.0 / dp_o, r2=1.0 / dp_o**2)
+        out.update(d_tangent_point=1.0 / dp_o, d_tangent_slope=1.0 / dp_o**2)
     if N:
         bp_o = 1.0 / b_o
         E, dE = upload_energy_tangent(s, q_o * s.P_max)
-        out.update(s1=1.0 / bp_o, s2=1.0 / bp_o**2,
-                   z0=N * (E - dE * q_o * s.P_max) / s.E0, z1=N * dE * s.P_max / s.E0)
+        out.update(b_tangent_point=1.0 / bp_o, b_tangent_slope=1.0 / bp_o**2,
+                   upload_energy_at_point=N * (E - dE * q_o * s.P_max) / s.E0,
+                   upload_energy_slope=N * dE * s.P_max / s.E0)
     return out
 
 
@@ -168,7 +163,6 @@ class SCASolution:
 
 
 def _plan(s, M, N, v):
-    from ..plan import Plan
     g = lambda n: np.asarray(v[n].value, float)  # noqa: E731
     kw = {}
     if M:
@@ -177,9 +171,9 @@ def _plan(s, M, N, v):
         kw.update(D=1.0, f=s.f_max)
     if N:
         kw.update(B=g("b") * np.sqrt(s.B_max), f_hat=np.minimum(g("fh"), 1.0) * s.f_hat_max,
-                  p=np.minimum(g("q"), np.minimum(s.P_ave, s.P_max) / s.P_max) * s.P_max)
+                  p=np.minimum(g("q"), _system.average_power_cap(s) / s.P_max) * s.P_max)
     else:
-        kw.update(B=1.0, f_hat=s.f_hat_max, p=np.minimum(s.P_ave, s.P_max))
+        kw.update(B=1.0, f_hat=s.f_hat_max, p=_system.average_power_cap(s))
     return Plan.uniform(s, M, N, **kw)
 
 
@@ -203,7 +197,7 @@ def sca_pair(s, M, N, scheme="proposed", *, eps=1e-6, max_iter=200, stats=None, 
     as with CVX) instead of re-solving the compiled one with new Parameter values; same answer,
     for the benchmark.
     """
-    from ..bound import upsilon as _ups
+    _ups = _bound.upsilon
     if s.per_round_channels:
         raise NotImplementedError("sca_pair: per-round channels need the per-round problem")
     plan0 = start if start is not None else start_point(s, M, N, scheme, stats)
@@ -214,17 +208,16 @@ def sca_pair(s, M, N, scheme="proposed", *, eps=1e-6, max_iter=200, stats=None, 
     d_o = float(plan0.D[0]) / np.sqrt(s.D_max) if M else 1.0
     b_o = plan0.B[0] / np.sqrt(s.B_max) if N else np.ones(s.K)
     q_o = plan0.p[0] / s.P_max if N else np.ones(s.K)
-    from ..evaluate import evaluate
     hist, iterates, prev, plan, status = [], [], _ups(s, plan0), plan0, "optimal"
     for _ in range(max_iter):
         if rebuild:
             F = SCAProblem(s.K, scheme, M > 0, N > 0)
             F.set(**_static_coefficients(s, M, N))
         F.set(**_local(s, M, N, d_o, b_o, q_o))
-        status = solve_cvx(F.problem, stats, attempts=ATTEMPTS[:-1])
+        status = F.solve(stats, attempts=ATTEMPTS[:-1])
         v = F.vars
         if v["d"].value is None and v["q"].value is None:
-            status = solve_cvx(F.problem, stats, attempts=ATTEMPTS[-1:])  # SCS, the last resort
+            status = F.solve(stats, attempts=ATTEMPTS[-1:])  # SCS, the last resort
             if status != "optimal":
                 break
         new = _plan(s, M, N, v)

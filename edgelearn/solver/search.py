@@ -9,10 +9,12 @@ Why it can skip almost every pair (channels fixed over rounds):
    {v <= lam} = {h - lam (M + N) <= 0} is convex.
 2. The real optimum (M*, N*, v*) comes from one convex solve (Charnes-Cooper); v* is a lower
    bound on Upsilon of every plan, integer or not.
-3. Integer candidates near (M*, N*) give an integer plan with bound lam.  Every pair that
-   could host a better plan lies in the convex set {v <= lam}; four convex solves give its
-   bounding box, and the search visits exactly the integer pairs in that box.  Any pair
-   outside it has v(M, N) > lam, so no plan there (integer batches or not) beats lam.
+3. Integer candidates near (M*, N*) give a pair with value lam.  Every pair that could host
+   a better plan lies in the convex set {v <= lam}: :func:`certify_rectangle` grows an integer
+   rectangle around the candidates until the real optimum beyond each of its sides is no
+   better than lam, and the search visits the pairs inside.  When lam is within the solver's
+   accuracy (relative 1e-7) of v*, the search stops there: no pair can be better by more
+   (this is what makes huge budgets, millions of rounds on a flat landscape, cheap).
 4. Two branches are searched separately because the shift term of (34) jumps at M = 0:
    M >= 1 (with the shift term) and M = 0 (fine-tuning only, no shift term).  A branch
    whose real optimum is already worse than the best integer plan found is skipped.
@@ -31,10 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .exact import Scale, bounds, coefficients, formulation, solve_pair
+from .exact import Scale, bounds, coefficients, formulation, solve_pair, stages
 from .problem import constants
 
-__all__ = ["Branch", "branches", "round_limits", "relax", "sublevel_box", "certify_rectangle", "pair_landscape"]
+__all__ = ["Branch", "branches", "round_limits", "relax", "relax_once", "certify_rectangle", "pair_landscape"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Branch:
 
     @property
     def has_shift(self):
+        """Every pair of the branch has pre-training (M >= 1), so the shift term of (34) is present."""
         return self.M[0] >= 1
 
 
@@ -63,23 +66,30 @@ def branches(scheme, ranges="full"):
     return [Branch("M >= 1, N >= 0", (1, None), (0, None)), Branch("M = 0, N >= 1", (0, 0), (1, None))]
 
 
-def _scale(s, RM, RN):
-    return Scale.of(s, RM, RN)
-
-
-def _extent(s, scheme, branch, cM, cN, scale, stats, lam=None):
+def _extent(s, scheme, branch, weight_m, weight_n, scale, stats, lam=None):
     kind = "extent" if lam is None else "box"
     F = formulation(s.K, scheme, kind)
-    C = constants(s)
-    vals = dict(**coefficients(s, scale), **bounds(branch.M, branch.N, scale), cM=cM, cN=cN,
-                pC=(C.gap + (C.shift if branch.has_shift else 0.0)) / scale.R_o)
+    vals = dict(**coefficients(s, scale, branch.has_shift, **stages(branch.M, branch.N)),
+                **bounds(branch.M, branch.N, scale),
+                weight_m=weight_m, weight_n=weight_n)
     if lam is not None:
-        vals.update(lamM=lam * vals["nM"], lamN=lam * vals["nN"])
+        vals.update(level_m=lam * vals["m_unit"], level_n=lam * vals["n_unit"])
     F.set(**vals)
     status = F.solve(stats)
     if status != "optimal":
         return None
-    return float(F.value("M")) * scale.R_M, float(F.value("N")) * scale.R_N
+    return float(F.get("M")) * scale.R_M, float(F.get("N")) * scale.R_N
+
+
+def m_max(s, scheme="proposed"):
+    """The most pre-training rounds that fit both budgets (closed form, see :func:`round_limits`), real."""
+    k = constants(s)
+    d = s.D_max if scheme == "fixed_batch" else 1.0
+    if scheme == "finetune_only":
+        return 0.0
+    if scheme == "fixed_frequency":
+        return min(s.E0 / (k.kappa * d * k.rate_s**2), s.tau0 * k.rate_s / d)
+    return min((s.E0 * s.tau0**2 / (k.kappa * d**3)) ** (1 / 3), s.tau0 * k.rate_s / d)
 
 
 def round_limits(s, scheme="proposed", stats=None):
@@ -90,26 +100,20 @@ def round_limits(s, scheme="proposed", stats=None):
     and the top clock allows M <= tau0 f_max c/(N_FLOP D_min).  At the top clock
     (fixed_frequency) a round costs kappa D_min rate^2 instead.  N_max: a convex program.
     """
-    k = constants(s)
-    d = s.D_max if scheme == "fixed_batch" else 1.0
-    if scheme == "finetune_only":
-        M_max = 0
-    elif scheme == "fixed_frequency":
-        M_max = min(s.E0 / (k.kappa * d * k.rate_s**2), s.tau0 * k.rate_s / d)
-    else:
-        M_max = min((s.E0 * s.tau0**2 / (k.kappa * d**3)) ** (1 / 3), s.tau0 * k.rate_s / d)
-    M_max = int(math.floor(M_max * (1 + 1e-12)))
+    M_max = int(math.floor(m_max(s, scheme) * (1 + 1e-12)))
     if scheme == "pretrain_only":
         return M_max, 0
     br = Branch("N", (0, 0), (1, None))
     r = None
-    for R in (1000.0, 1e5, 10.0, 1e7):
-        r = _extent(s, scheme, br, 0.0, -1.0, _scale(s, 1.0, R), stats)
+    for R in (1000.0, 1e5, 10.0, 1e7, 1.0):
+        r = _extent(s, scheme, br, 0.0, -1.0, Scale.of(s, 1.0, R), stats)
         if r is not None:
-            r2 = _extent(s, scheme, br, 0.0, -1.0, _scale(s, 1.0, max(r[1], 1.0)), stats)  # in its own units
+            r2 = _extent(s, scheme, br, 0.0, -1.0, Scale.of(s, 1.0, max(r[1], 1.0)), stats)  # in its own units
             r = r2 or r
             break
     N_max = 0 if r is None else int(math.floor(r[1] * (1 + 1e-9)))
+    if N_max == 0 and np.isfinite(solve_pair(s, 0, 1, scheme, stats=stats).upsilon):
+        N_max = 1   # a sliver of a feasible set (one round, just in time) that the extent solve can miss
     return M_max, N_max
 
 
@@ -125,8 +129,11 @@ class Relaxed:
     extra: dict = field(default_factory=dict)
 
 
-def relax(s, scheme, branch, stats=None, guesses=((1000.0, 100.0), (10.0, 1e4), (1e5, 1.0), (1e6, 1e3)),
-          batches=None):
+#: Starting units (R_M, R_N) tried in turn by :func:`relax` after the caller's own.
+GUESSES = ((1000.0, 100.0), (10.0, 1e4), (1e5, 1.0), (1e6, 1e3), (1.0, 1.0))
+
+
+def relax(s, scheme, branch, stats=None, guesses=GUESSES, batches=None):
     """Real-(M, N) optimum of a branch: :func:`relax_once` from the first starting units that work.
 
     ``batches`` = (D, B) fixes the batch sizes (used to re-optimise the rounds around integer batches).
@@ -134,7 +141,7 @@ def relax(s, scheme, branch, stats=None, guesses=((1000.0, 100.0), (10.0, 1e4), 
     r = None
     for g in guesses:
         r = relax_once(s, scheme, branch, stats, g, batches)
-        if np.isfinite(r.upsilon) or r.status == "infeasible":
+        if np.isfinite(r.upsilon):
             return r
     return r
 
@@ -146,56 +153,24 @@ def relax_once(s, scheme, branch, stats=None, guess=(1000.0, 100.0), batches=Non
     a factor of two (at most three passes).
     """
     F = formulation(s.K, scheme, "relax", batches is not None)
-    C = constants(s)
     res, (RM, RN) = None, guess
     for _ in range(3):
-        scale = _scale(s, RM, RN)
-        F.set(**coefficients(s, scale), **bounds(branch.M, branch.N, scale), nu=1.0,
-              pC=(C.gap + (C.shift if branch.has_shift else 0.0)) / scale.R_o)
+        scale = Scale.of(s, RM, RN)
+        F.set(**coefficients(s, scale, branch.has_shift, **stages(branch.M, branch.N)),
+              **bounds(branch.M, branch.N, scale), rounds_total=1.0)
         if batches is not None:
-            F.set(dfix=batches[0] / scale.D_M, bfix=np.asarray(batches[1], float) / scale.D_N)
+            F.set(d_fixed=batches[0] / scale.D_M, b_fixed=np.asarray(batches[1], float) / scale.D_N)
         status = F.solve(stats)
         if status != "optimal":
             return Relaxed(branch, np.nan, np.nan, np.inf, status)
         th = float(F.theta.value)
-        M, N = float(F.value("M")) / th * scale.R_M, float(F.value("N")) / th * scale.R_N
-        res = Relaxed(branch, M, N, float(F.problem.value), status)
+        M, N = float(F.get("M")) / th * scale.R_M, float(F.get("N")) / th * scale.R_N
+        res = Relaxed(branch, M, N, F.value, status)
         good = lambda x, R: x < 1 and R <= 1 or 0.5 < x / R < 2  # noqa: E731
         if good(M, scale.R_M) and good(N, scale.R_N):
             break
         RM, RN = max(M, 1.0), max(N, 1.0)
     return res
-
-
-def sublevel_box(s, scheme, branch, lam, around, stats=None):
-    """Integer bounding box of {(M, N) in branch : v(M, N) <= lam}: four convex solves.
-
-    ``around`` (M, N) sets the units.  Returns ((M_lo, M_hi), (N_lo, N_hi)) or None when empty.
-    The box is taken for lam (1 + 1e-6): a slightly larger set (still a valid certificate)
-    whose interior keeps the four solves well conditioned when lam is close to the optimum.
-    """
-    lam = lam * (1 + 1e-6)
-    scale = _scale(s, *around)
-    box = []
-    for cM, cN in ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)):
-        r = _extent(s, scheme, branch, cM, cN, scale, stats, lam=lam)
-        if r is None:
-            return None
-        box.append(r[0] if cM else r[1])
-    tol = 1e-7 * max(1.0, *box)  # solver accuracy: widen by a hair so the box is never too small
-    lo = lambda x, b: max(int(math.ceil(x - tol)), b[0])  # noqa: E731
-    hi = lambda x, b: int(math.floor(x + tol)) if b[1] is None else min(int(math.floor(x + tol)), b[1])  # noqa: E731
-    return (lo(box[0], branch.M), hi(box[1], branch.M)), (lo(box[2], branch.N), hi(box[3], branch.N))
-
-
-def pair_value(s, M, N, scheme, stats=None, cache=None):
-    """v(M, N): the optimum of (P2) with real batches (cached in ``cache``)."""
-    if cache is not None and (M, N) in cache:
-        return cache[(M, N)]
-    r = solve_pair(s, M, N, scheme, stats=stats)
-    if cache is not None:
-        cache[(M, N)] = r
-    return r
 
 
 def certify_rectangle(s, scheme, branch, lam, rect, stats=None, rtol=1e-7, max_rounds=40):
@@ -215,7 +190,7 @@ def certify_rectangle(s, scheme, branch, lam, rect, stats=None, rtol=1e-7, max_r
         for name, mr, nr in sides:
             if mr[0] > mr[1] or nr[0] > nr[1]:
                 continue
-            r = relax(s, scheme, Branch(name, mr, nr), stats, guesses=((max(ma, 1), max(na, 1)),) + _GUESSES)
+            r = relax(s, scheme, Branch(name, mr, nr), stats, guesses=((max(ma, 1), max(na, 1)),) + GUESSES)
             if not r.upsilon < lam * (1 - rtol):
                 continue
             moved = True
@@ -232,15 +207,11 @@ def certify_rectangle(s, scheme, branch, lam, rect, stats=None, rtol=1e-7, max_r
     raise RuntimeError(f"certify_rectangle: no certified rectangle after {max_rounds} rounds")
 
 
-_GUESSES = ((1000.0, 100.0), (10.0, 1e4), (1e5, 1.0), (1e6, 1e3))
-
-
 def pair_landscape(s, Ms, Ns, scheme="proposed", progress=False):
     """v(M, N), the optimum of (P2) with real batches, on a grid: array (len(Ns), len(Ms)), inf where infeasible.
 
     One exact convex solve per pair (for plots; the search itself visits only a few pairs).
     """
-    from .exact import solve_pair
     Ms, Ns = np.asarray(Ms, int), np.asarray(Ns, int)
     out = np.full((Ns.size, Ms.size), np.inf)
     it = [(i, j) for i in range(Ns.size) for j in range(Ms.size)]

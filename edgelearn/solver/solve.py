@@ -1,103 +1,54 @@
-"""The public entry point: :func:`solve` returns a :class:`Solution` for one of the six schemes."""
+"""The public entry point: :func:`solve` returns a :class:`~edgelearn.solver.result.Solution` for one of the six schemes."""
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..evaluate import evaluate
 from .exact import solve_pair
 from .integer import integer_plan, min_energy, round_batches
-from .problem import SCHEMES, InfeasibleBudgetError, check_scheme, constants
+from .perround import solve_per_round
+from .problem import InfeasibleBudgetError, check_scheme, constants
+from .result import REGIMES, Landscape, Solution, regime_of
 from .search import Branch, branches, certify_rectangle, relax, round_limits
 
-__all__ = ["solve", "Solution", "Landscape", "METHODS", "REGIMES", "regime_of"]
-
-#: The three shapes an allocation can take: which of the two stages it uses.
-REGIMES = ("pretrain_only", "finetune_only", "two_stage")
-
-
-def regime_of(M: int, N: int) -> str:
-    """``"pretrain_only"`` when N = 0, ``"finetune_only"`` when M = 0, else ``"two_stage"``."""
-    if M + N < 1:
-        raise ValueError(f"rounds M = {M}, N = {N}: need M + N >= 1")
-    return "pretrain_only" if N == 0 else "finetune_only" if M == 0 else "two_stage"
+__all__ = ["solve", "Solution", "Landscape", "METHODS", "REGIMES", "regime_of", "least_needed"]
 
 METHODS = ("exact", "sca")
-#: Most integer pairs the certified search visits in one sublevel box before giving up.
+#: Most integer pairs the certified search visits in one rectangle before it stops at the solver's tolerance.
 MAX_BOX_PAIRS = 4000
-
-
-@dataclass(frozen=True)
-class Landscape:
-    """Every (M, N) the search evaluated: Upsilon with real batches (inf: infeasible) and,
-    where it was rounded, Upsilon of the best integer-batch plan (nan: not rounded)."""
-
-    M: np.ndarray
-    N: np.ndarray
-    upsilon: np.ndarray
-    integer_upsilon: np.ndarray
-
-    def __len__(self):
-        return len(self.M)
-
-    def __repr__(self):
-        ok = np.isfinite(self.upsilon)
-        return (f"Landscape({len(self)} pairs, {int(ok.sum())} feasible, "
-                f"M in [{self.M.min() if len(self) else '-'}, {self.M.max() if len(self) else '-'}], "
-                f"N in [{self.N.min() if len(self) else '-'}, {self.N.max() if len(self) else '-'}])")
-
-
-@dataclass(frozen=True)
-class Solution:
-    """What :func:`solve` found: the integer plan, its report, the SCA trace, the landscape, statistics."""
-
-    scenario: object
-    scheme: str
-    plan: object
-    report: object
-    history: tuple
-    landscape: Landscape
-    stats: dict = field(default_factory=dict)
-
-    @property
-    def upsilon(self) -> float:
-        return self.report.bound
-
-    @property
-    def regime(self) -> str:
-        """Which stages the plan uses: ``"pretrain_only"`` (N = 0), ``"finetune_only"`` (M = 0) or ``"two_stage"``."""
-        return regime_of(self.plan.M, self.plan.N)
-
-    def __repr__(self):
-        st = self.stats
-        lb = st.get("lower_bound")
-        return (f"Solution(scheme={self.scheme!r}, M={self.plan.M}, N={self.plan.N}, Upsilon={self.upsilon:.6g}"
-                + (f", lower bound={lb:.6g}" if lb is not None else "")
-                + f", {st.get('convex_solves', 0)} convex solves, {st.get('wall_time', 0):.3g} s)")
+#: Relative accuracy of the convex solves: a pair within this of the lower bound is optimal to solver accuracy.
+RTOL = 1e-7
 
 
 def _pair_solver(method, eps):
     if method == "exact":
         return lambda s, M, N, scheme, stats: solve_pair(s, M, N, scheme, stats=stats)
-    from .sca import sca_pair
+    from .sca import sca_pair   # noqa: PLC0415  (sca imports integer, not solve: no cycle)
     return lambda s, M, N, scheme, stats: sca_pair(s, M, N, scheme, eps=eps, stats=stats)
 
 
-def _diagnose(s, scheme, pairs, stats):
-    """Raise InfeasibleBudgetError for the budget that even the cheapest allowed round breaks."""
+def least_needed(s, scheme, pairs, stats=None):
+    """The least delay (s) and, within tau0, the least energy (J) of any plan on the given (M, N) pairs.
+
+    The cheapest plan on a pair uses one-sample batches (the largest for fixed_batch), so the
+    least delay is closed-form and the least energy under the delay budget is one small convex
+    problem (the "energy" formulation; a closed form for pre-training only).
+    Returns ``(delay, energy, which)``.
+    """
     k = constants(s)
-    dmin = 1.0 if scheme != "fixed_batch" else s.D_max
-    bmin = np.ones(s.K) if scheme != "fixed_batch" else s.B_max
+    dmin = 1.0 if scheme != "fixed_batch" else float(s.D_max)
+    bmin = np.ones(s.K) if scheme != "fixed_batch" else np.asarray(s.B_max, float)
     u = k.u_pmax if scheme == "fixed_power" else k.u_min
     best_delay, best_energy, which = np.inf, np.inf, ""
     for M, N in pairs:
         delay = M * dmin / k.rate_s + N * float(np.max(k.d_k + bmin / k.rate_k + u))
-        if delay < best_delay:
-            best_delay = delay
-        if N == 0:  # closed form: one stage, M equal rounds over tau0 (top clock when fixed)
+        best_delay = min(best_delay, delay)
+        if delay > s.tau0:
+            continue
+        if N == 0:  # closed form: M equal rounds over tau0 (the top clock when fixed)
             t = s.tau0 / M if scheme != "fixed_frequency" else dmin / k.rate_s
             E = M * k.kappa * dmin**3 / t**2
         else:       # convex; solved twice so that the energy unit matches the answer
@@ -105,12 +56,59 @@ def _diagnose(s, scheme, pairs, stats):
             if np.isfinite(E) and E > 0:
                 E = min(E, min_energy(s.replace(E0=E), M, N, dmin, bmin, scheme, stats)[0])
         if E < best_energy:
-            best_energy, which = E, f"M = {M}, N = {N} with {'the largest' if scheme == 'fixed_batch' else 'one-sample'} batches"
-    if best_delay > s.tau0 * (1 + 1e-9):
-        raise InfeasibleBudgetError("delay budget tau0", best_delay, s.tau0, "s",
+            best_energy = E
+            which = f"M = {M}, N = {N} with {'the largest' if scheme == 'fixed_batch' else 'one-sample'} batches"
+    return best_delay, best_energy, which
+
+
+def _diagnose(s, scheme, pairs, stats):
+    """Raise InfeasibleBudgetError for the budget that even the cheapest allowed plan breaks.
+
+    Returns (without raising) when a plan does fit both budgets: then the search must go on.
+    """
+    delay, energy, which = least_needed(s, scheme, pairs, stats)
+    if delay > s.tau0:
+        raise InfeasibleBudgetError("delay budget tau0", delay, s.tau0, "s",
                                     "the fastest allowed round, at the top clocks and powers")
-    raise InfeasibleBudgetError("energy budget E0", best_energy, s.E0, "J",
-                                f"the least energy of the cheapest allowed training ({which}) within tau0")
+    if energy > s.E0 * (1 + 1e-9) and np.isfinite(energy):
+        raise InfeasibleBudgetError("energy budget E0", energy, s.E0, "J",
+                                    f"the least energy of the cheapest allowed training ({which}) within tau0")
+
+
+def _fallback(s, scheme, pairs, stats):
+    """A feasible pair when the search found none although a plan exists (numerically hard
+    budgets): the cheapest pairs, solved exactly, else the least-energy plan on one of them."""
+    from .exact import PairSolution   # noqa: PLC0415
+    best = None
+    for M, N in pairs:
+        r = solve_pair(s, M, N, scheme, stats=stats)
+        if np.isfinite(r.upsilon) and (best is None or r.upsilon < best.upsilon):
+            best = r
+    if best is not None:
+        return best
+    dmin = 1.0 if scheme != "fixed_batch" else float(s.D_max)
+    bmin = np.ones(s.K) if scheme != "fixed_batch" else np.asarray(s.B_max, float)
+    for M, N in pairs:
+        _, plan = min_energy(s, M, N, dmin, bmin, scheme, stats)
+        if plan is not None and evaluate(s, plan).feasible:
+            return PairSolution(M, N, evaluate(s, plan).bound, plan, "least energy")
+    raise RuntimeError(f"solve: a plan fits the budgets but the solver found none (scheme {scheme!r}); "
+                       "please report this scenario")
+
+
+def _check_rounds(scheme, M, N):
+    if M is None or N is None:
+        raise ValueError("give both M and N (or neither, to search)")
+    for name, v in (("M", M), ("N", N)):
+        if isinstance(v, bool) or not float(v).is_integer() or v < 0:
+            raise ValueError(f"{name} = {v!r}: must be a whole number >= 0")
+    M, N = int(M), int(N)
+    if M + N < 1:
+        raise ValueError("M + N = 0: at least one round is needed")
+    if (scheme == "pretrain_only" and N) or (scheme == "finetune_only" and M):
+        raise ValueError(f"scheme {scheme!r} fixes {'N' if scheme == 'pretrain_only' else 'M'} = 0; "
+                         f"got M = {M}, N = {N}")
+    return M, N
 
 
 def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e-6, progress=True,
@@ -123,9 +121,11 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
     convex approximation, (P3.o), stopped when Upsilon decreases by less than ``eps``).
     ``ranges``: ``"full"`` searches M, N >= 0; ``"paper"`` M, N >= 1 as Algorithm 1.
 
-    The search is certified (see :mod:`~edgelearn.solver.search`): ``stats["lower_bound"]``
+    The search is certified (see :mod:`~edgelearn.solver.search`): ``Solution.lower_bound``
     is the optimum over real (M, N) and real batches, so no plan can do better, and
-    ``stats["integrality_gap"]`` is what whole batches cost.
+    ``Solution.integrality_gap`` is what whole batches cost.  Same input, same answer and
+    the same work, whatever ran before in the process.  Raises
+    :class:`~edgelearn.InfeasibleBudgetError` only when no plan meets the budgets.
     """
     t0 = time.perf_counter()
     s = scenario
@@ -134,9 +134,11 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
         raise ValueError(f"method = {method!r}: must be one of {METHODS}")
     if not eps > 0:
         raise ValueError(f"eps = {eps!r}: must be > 0")
+    branches(scheme, ranges)   # checks ranges
+    if M is not None or N is not None:
+        M, N = _check_rounds(scheme, M, N)
     if s.per_round_channels:
-        from .perround import solve_per_round
-        return solve_per_round(s, scheme, M=M, N=N, method=method, eps=eps, progress=progress, ranges=ranges)
+        return solve_per_round(s, scheme, M=M, N=N, method=method, progress=progress, ranges=ranges)
     if scheme == "fixed_power":
         bad = np.nonzero(s.P_max > s.P_ave * (1 + 1e-12))[0]
         if bad.size:
@@ -145,35 +147,25 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
                                         "fixed_power transmits at P_max in every round")
     stats = {"method": method, "scheme": scheme}
     pair_solver = _pair_solver(method, eps)
-    evaluated = {}   # (M, N) -> (upsilon real, upsilon integer)
+    evaluated, evaluated_int = {}, {}   # (M, N) -> Upsilon with real / whole batches
     history = ()
-
-    evaluated_int = {}
+    certified_gap = 0.0
 
     def visit(Mi, Ni):
         r = pair_solver(s, Mi, Ni, scheme, stats)
         evaluated[(Mi, Ni)] = r.upsilon
         return r
 
-    if M is not None or N is not None:
-        if M is None or N is None:
-            raise ValueError("give both M and N (or neither, to search)")
-        for name, v in (("M", M), ("N", N)):
-            if isinstance(v, bool) or not float(v).is_integer() or v < 0:
-                raise ValueError(f"{name} = {v!r}: must be a whole number >= 0")
-        M, N = int(M), int(N)
-        if M + N < 1:
-            raise ValueError("M + N = 0: at least one round is needed")
-        if (scheme == "pretrain_only" and N) or (scheme == "finetune_only" and M):
-            raise ValueError(f"scheme {scheme!r} fixes {'N' if scheme == 'pretrain_only' else 'M'} = 0; "
-                             f"got M = {M}, N = {N}")
+    if M is not None:
         r = visit(M, N)
         if r.plan is None:
             _diagnose(s, scheme, [(M, N)], stats)
+            r = _fallback(s, scheme, [(M, N)], stats)
+            evaluated[(M, N)] = r.upsilon
         history = getattr(r, "history", (r.upsilon,))
         ups_int, plan = round_batches(s, r, scheme, np.inf, stats)
         evaluated_int[(M, N)] = ups_int
-        stats.update(lower_bound=r.upsilon, pair_optimum=r.upsilon, pair=(M, N))
+        pair, lower = r, r.upsilon
     else:
         M_max, N_max = round_limits(s, scheme, stats)
         stats.update(M_max=M_max, N_max=N_max)
@@ -183,15 +175,18 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
             hiN = N_max if b.N[1] is None else b.N[1]
             if hiM >= b.M[0] and hiN >= b.N[0]:
                 brs.append(Branch(b.name, (b.M[0], hiM), (b.N[0], hiN)))
-        relaxed = [relax(s, scheme, b, stats) for b in brs]
-        relaxed = [r for r in relaxed if np.isfinite(r.upsilon)]
-        if not relaxed:
-            cheapest = [(b.M[0], b.N[0]) for b in branches(scheme, ranges)]
+        cheapest = [(b.M[0], b.N[0]) for b in branches(scheme, ranges)]
+        if not brs:
             _diagnose(s, scheme, cheapest, stats)
-        relaxed.sort(key=lambda r: r.upsilon)
+        guesses = ((max(M_max / 4, 1.0), max(N_max / 4, 1.0)),) + tuple(
+            g for g in ((1000.0, 100.0), (10.0, 1e4), (1e5, 1.0), (1e6, 1e3), (1.0, 1.0)))
+        relaxed = [relax(s, scheme, b, stats, guesses=guesses) for b in brs]
+        relaxed = sorted((r for r in relaxed if np.isfinite(r.upsilon)), key=lambda r: r.upsilon)
+        if not relaxed:
+            _diagnose(s, scheme, cheapest, stats)
         stats["relaxed"] = {r.branch.name: dict(M=r.M, N=r.N, upsilon=r.upsilon) for r in relaxed}
-        stats["lower_bound"] = relaxed[0].upsilon
-        # (2) certified pair search with real batches: neighbours, then the sublevel box
+        lower = relaxed[0].upsilon if relaxed else -np.inf
+        # (2) certified pair search with real batches: neighbours, then the certified rectangle
         best, pair, boxes = np.inf, None, {}
         bar = _bar(progress, len(relaxed))
         for rx in relaxed:
@@ -209,15 +204,18 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
                         best, pair = r.upsilon, r
             if not np.isfinite(best):
                 continue
+            if best <= rx.upsilon * (1 + RTOL):
+                continue  # the pair in hand is the branch's real optimum to solver accuracy
             ms = [m for m, _ in near]
             ns = [n for _, n in near]
-            box = certify_rectangle(s, scheme, b, best, ((min(ms), max(ms)), (min(ns), max(ns))), stats)
+            box = certify_rectangle(s, scheme, b, best, ((min(ms), max(ms)), (min(ns), max(ns))), stats, rtol=RTOL)
             boxes[b.name] = box
             (m0, m1), (n0, n1) = box
             count = (m1 - m0 + 1) * (n1 - n0 + 1)
             if count > MAX_BOX_PAIRS:
-                raise RuntimeError(f"sublevel box {box} has {count} pairs (> {MAX_BOX_PAIRS}); "
-                                   "the landscape is too flat for the certified search")
+                # a flat landscape: every pair of the rectangle is within RTOL of the best one
+                certified_gap = max(certified_gap, best / rx.upsilon - 1)
+                continue
             for Mi in range(m0, m1 + 1):
                 for Ni in range(n0, n1 + 1):
                     if (Mi, Ni) not in evaluated and Mi + Ni >= 1:
@@ -227,9 +225,14 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
         bar.close()
         stats["boxes"] = boxes
         if pair is None:
-            _diagnose(s, scheme, [(b.M[0], b.N[0]) for b in branches(scheme, ranges)], stats)
-        stats["pair"] = (pair.M, pair.N)
-        stats["pair_optimum"] = pair.upsilon
+            _diagnose(s, scheme, cheapest, stats)
+            pair = _fallback(s, scheme, cheapest, stats)
+            evaluated[(pair.M, pair.N)] = pair.upsilon
+            certified_gap = np.inf
+            if not relaxed:
+                lower = -np.inf
+            brs = brs or [Branch(b.name, (b.M[0], b.M[1] or pair.M), (b.N[0], b.N[1] or pair.N))
+                          for b in branches(scheme, ranges)]
         # (3) integer batches: round at the pair, then re-optimise the rounds around each rounding
         branch = next(b for b in brs if b.M[0] <= pair.M <= b.M[1] and b.N[0] <= pair.N <= b.N[1])
         best_int, plan = integer_plan(s, scheme, pair, branch, stats)
@@ -237,17 +240,19 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
         if method == "sca":
             history = getattr(pair_solver(s, plan.M, plan.N, scheme, {}), "history", ())
     report = evaluate(s, plan)
-    Ms = np.array([k[0] for k in evaluated], int)
-    Ns = np.array([k[1] for k in evaluated], int)
-    ups = np.array(list(evaluated.values()), float)
-    ui = np.array([evaluated_int.get(k, np.nan) for k in evaluated], float)
+    keys = list(evaluated)
+    land = Landscape(np.array([k[0] for k in keys], int), np.array([k[1] for k in keys], int),
+                     np.array([evaluated[k] for k in keys], float),
+                     np.array([evaluated_int.get(k, np.nan) for k in keys], float))
     stats["pairs_evaluated"] = len(evaluated)
-    stats["integrality_gap"] = report.bound - stats["lower_bound"]
     stats["solver"] = "CLARABEL" + (f" (SCS fallback x{stats['scs_fallbacks']})" if stats.get("scs_fallbacks") else "")
+    # kept for old callers: read Solution.lower_bound, .pair, .pair_bound, .integrality_gap instead
+    stats.update(lower_bound=lower, pair=(pair.M, pair.N), pair_optimum=pair.upsilon,
+                 integrality_gap=report.bound - lower)
     stats["wall_time"] = time.perf_counter() - t0
-    if not history:
-        history = (stats["pair_optimum"],)
-    return Solution(s, scheme, plan, report, tuple(history), Landscape(Ms, Ns, ups, ui), stats)
+    return Solution(s, scheme, plan, report, lower_bound=lower, pair=(pair.M, pair.N), pair_bound=pair.upsilon,
+                    history=tuple(history) or (pair.upsilon,), landscape=land, stats=stats,
+                    certified_gap=certified_gap)
 
 
 class _NoBar:
