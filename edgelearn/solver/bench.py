@@ -1,12 +1,16 @@
-"""Timing comparison behind ``benchmarks/solver.py`` and the book's benchmark table."""
+"""Timings behind ``benchmarks/solver.py`` and the book's timing tables."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
+import numpy as np
+
+from ..scenarios import cifar, rayleigh_gains
 from .sca import sca_pair
 from .solve import solve
 
-__all__ = ["compare"]
+__all__ = ["compare", "with_devices", "scaling", "scaling_base"]
 
 
 def _timed(fn):
@@ -36,3 +40,59 @@ def compare(s, warm=True) -> dict:
         t_rebuild=t_rb, solves_rebuild=st_rb.get("convex_solves", 0), best_rebuild=min(r.upsilon for r in res_rb),
         grid_pairs=grid, t_grid_rebuild=grid * t_rb / max(len(pairs), 1),
     )
+
+
+def with_devices(s, K: int, seed: int = 0, N: int | None = None):
+    """``s`` with K devices: each per-device value repeats the scenario's devices in turn, and the
+    channels are fresh Rayleigh draws (fixed over rounds, or one row per round when ``N`` is given)."""
+    changes = {f.name: np.resize(np.atleast_1d(getattr(s, f.name)), K)
+               for f in dataclasses.fields(s) if f.metadata.get("kind") == "device"}
+    g_up, g_down = rayleigh_gains(K, seed, N=N)
+    return s.replace(K=K, g_up=g_up, g_down=g_down, **changes)
+
+
+def scaling_base():
+    """The scenario of the scaling benchmark (issue 11): the CIFAR setup with c = c-hat = 4 and W = 0."""
+    return cifar().replace(c=4.0, c_hat=4.0, wasserstein=0.0)
+
+
+def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 200, 500), K_rounds=10, base=None, time_limit=300.0):
+    """Wall time of ``solve`` (first call at each size, in this process) against the number of devices K,
+    and with per-round channels against the number of channel rows N (K = ``K_rounds``).
+
+    Returns a list of rows (dicts: sweep, K, N, seconds, ratio, M, N_opt, upsilon, lower_bound,
+    certified_gap, convex_solves).  ``ratio``: against K = Ks[0] for the K sweep, against the
+    static solve at K = K_rounds for the N sweep.  Once one size takes longer than ``time_limit``
+    seconds, larger sizes of that sweep are skipped (seconds = nan).
+    """
+    base = scaling_base() if base is None else base
+    rows, ref = [], None
+    skip = False
+    for K in Ks:
+        row = dict(sweep="devices K", K=K, N=None)
+        if skip:
+            rows.append({**row, "seconds": np.nan, "ratio": np.nan})
+            continue
+        sol, t = _timed(lambda: solve(with_devices(base, K), progress=False))
+        ref = t if ref is None else ref
+        rows.append(_row(row, sol, t, ref))
+        skip = t > time_limit
+    static, t_static = _timed(lambda: solve(with_devices(base, K_rounds), progress=False))
+    rows.append(_row(dict(sweep="static, K = %d" % K_rounds, K=K_rounds, N=None), static, t_static, t_static))
+    skip = False
+    for N in Ns:
+        row = dict(sweep="per-round channels", K=K_rounds, N=N)
+        if skip:
+            rows.append({**row, "seconds": np.nan, "ratio": np.nan})
+            continue
+        s = with_devices(base, K_rounds, seed=1, N=N)
+        sol, t = _timed(lambda: solve(s, progress=False))
+        rows.append(_row(row, sol, t, t_static))
+        skip = t > time_limit
+    return rows
+
+
+def _row(row, sol, t, ref):
+    return {**row, "seconds": t, "ratio": t / ref, "M": sol.plan.M, "N_opt": sol.plan.N, "upsilon": sol.bound,
+            "lower_bound": sol.lower_bound, "certified_gap": sol.certified_gap,
+            "convex_solves": sol.stats.get("convex_solves", 0)}

@@ -40,7 +40,16 @@ from .search import branches, m_max
 
 __all__ = ["PerRoundProgram", "solve_pair_per_round", "solve_per_round"]
 
-RTOL = 1e-7
+#: A side of the N search is certified when its relaxation is within this (relative) of the best
+#: pair: the per-round landscape is flat in N (one more round changes Upsilon by ~1e-5), and
+#: visiting every N would cost R solves.  The shortfall actually accepted is Solution.certified_gap.
+RTOL = 1e-5
+_C = dict(equilibrate_enable=True, max_iter=300, tol_feas=1e-7, tol_gap_abs=1e-7, tol_gap_rel=1e-7)
+#: The per-round program is larger (R K cones of each kind): CLARABEL at 1e-7, then at 1e-6 without
+#: equilibration.  No SCS: on this size it takes minutes and changes nothing that the retry does not.
+ATTEMPTS = (("CLARABEL", _C),
+            ("CLARABEL", {**_C, "equilibrate_enable": False, "max_iter": 600,
+                          "tol_feas": 1e-6, "tol_gap_abs": 1e-6, "tol_gap_rel": 1e-6}))
 
 
 class PerRoundProgram(Program):
@@ -95,7 +104,7 @@ class PerRoundProgram(Program):
         c += [cp.multiply(P("download", (R, K)), X) + t + u <= cp.reshape(Tn, (R, 1), order="C") @ np.ones((1, K))]
         RN = P("round_unit")          # 1 / R_N: a round's time and energy units
         delay = T + RN * cp.sum(Tn)
-        energy = e + RN * (cp.sum(ek) + cp.sum(z - cp.multiply(P("upload_power", (R, K)), u))) \
+        energy = e + RN * (cp.sum(ek) + cp.sum(z)) - cp.sum(cp.multiply(P("upload_power_round", (R, K)), u)) \
             + P("broadcast_energy", R) @ x
         c += [delay <= th, energy <= th]
         c += [tot <= cp.sum(Sn, axis=1), cp.SOC(q + tot, cp.vstack([2 * x, q - tot]), axis=0)]   # q >= x^2/tot
@@ -127,7 +136,7 @@ def _units(s, R_M, R_N, R):
         server_energy_root=(_system.server_energy_coefficient(s) * (R_M * Dm) ** 3 / (E0 * t0**2)) ** (1 / 3),
         b_max=rows(s.B_max / Dm), device_rate=rows(_system.device_sample_rate(s) * t0 / (R_N * Dm)),
         device_energy_root=rows((_system.device_energy_coefficient(s) * Dm**3 * R_N**3 / (E0 * t0**2)) ** (1 / 3)),
-        upload_exponent=a * R_N / t0, log_upload_power=np.log(w * t0 / E0), upload_power=w * t0 / E0,
+        upload_exponent=a * R_N / t0, log_upload_power=np.log(w * t0 / E0), upload_power_round=w * t0 / E0 / R_N,
         upload_min=peak * R_N / t0, download=d * R_N / t0,
         broadcast_energy=s.P_server * d.max(axis=1) / E0,
     )
@@ -156,38 +165,57 @@ class _Search:
         F.set(**vals)
 
     def relax(self, M_range, N_range, units):
-        """Real optimum over M in M_range, N in N_range (x relaxed, a prefix): (upsilon, M, x) or (inf, ...)."""
+        """Real optimum over M in M_range, N in N_range (x relaxed, a prefix): (upsilon, M, x) or (inf, nan, None).
+
+        Interior-point accuracy depends on the units; other units are tried when a solve fails.
+        """
+        R_M, R_N = units
+        for U in ((R_M, R_N), (R_M / 4, R_N / 4), (1.0, 1.0), (4 * R_M, 4 * R_N), (R_M, 1.0)):
+            r = self._relax_once(M_range, N_range, U)
+            if np.isfinite(r[0]):
+                return r
+        return r
+
+    def _relax_once(self, M_range, N_range, units):
         n0, n1 = N_range
         x_lo = (np.arange(self.R) < n0).astype(float)
         x_hi = (np.arange(self.R) < n1).astype(float)
         R_M, R_N = units
         res = (np.inf, np.nan, None)
         for _ in range(3):
-            self._set(max(R_M, 1.0), max(R_N, 1.0), M_range, x_lo, x_hi, M_range[0] >= 1)
-            if self.F.solve(self.stats) != "optimal":
-                return res if np.isfinite(res[0]) else (np.inf, np.nan, None)
+            R_M, R_N = max(R_M, 1.0), max(R_N, 1.0)
+            self._set(R_M, R_N, M_range, x_lo, x_hi, M_range[0] >= 1)
+            if self.F.solve(self.stats, attempts=ATTEMPTS) != "optimal":
+                return res
             th = float(self.F.get("theta"))
-            M = float(self.F.get("M")) / th * max(R_M, 1.0)
+            M = float(self.F.get("M")) / th * R_M
             x = np.clip(self.F.get("x") / th, 0.0, 1.0)
             res = (self.F.value, M, x)
             N = float(x.sum())
             good = lambda v, U: (v < 1 and U <= 1) or 0.5 < v / U < 2  # noqa: E731
-            if good(M, max(R_M, 1.0)) and good(N, max(R_N, 1.0)):
+            if good(M, R_M) and good(N, R_N):
                 break
-            R_M, R_N = max(M, 1.0), max(N, 1.0)
+            R_M, R_N = M, N
         return res
 
     def pair(self, M, N):
-        """v(M, N) with real batches and its plan (one solve with everything pinned)."""
+        """v(M, N) with real batches and its plan (one solve with everything pinned; other units on failure)."""
         if (M, N) in self.pairs:
             return self.pairs[(M, N)]
-        self._set(max(M, 1.0), max(N, 1.0), (M, M), *(2 * [(np.arange(self.R) < N).astype(float)]), M >= 1)
         out = (np.inf, None)
-        if self.F.solve(self.stats) == "optimal":
-            try:
-                out = (self.F.value, self._plan(M, N, max(M, 1.0), max(N, 1.0)))
-            except (RuntimeError, ValueError):
-                out = (np.inf, None)
+        pin = (np.arange(self.R) < N).astype(float)
+        for R_M, R_N in ((M, N), (M / 4, N / 4), (1.0, 1.0), (4 * M, 4 * N)):
+            R_M, R_N = max(R_M, 1.0), max(R_N, 1.0)
+            self._set(R_M, R_N, (M, M), pin, pin, M >= 1)
+            if self.F.solve(self.stats, attempts=ATTEMPTS) == "optimal":
+                try:
+                    plan = self._plan(M, N, R_M, R_N)
+                except (RuntimeError, ValueError):
+                    continue
+                rep = evaluate(self.s, plan)   # the value of a plan that is checked feasible: never below the optimum
+                if rep.feasible:
+                    out = (rep.bound, plan)
+                    break
         self.pairs[(M, N)] = out
         return out
 
@@ -363,6 +391,7 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                         continue
                     vs, _, xs = search.relax(Mr, rng, units)
                     if not vs < best[0] * (1 - RTOL):
+                        gap = max(gap, best[0] / vs - 1 if np.isfinite(vs) else 0.0)
                         continue
                     moved = True
                     width = hi - lo + 1
@@ -390,7 +419,16 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
         pair = (Mb, Nb)
         evaluated = {k: val[0] for k, val in search.pairs.items()}
         stats.update(M_max=Mcap, N_max=R_all)
-    plan = _integer(s, plan)
+    if plan.N == 0:   # pre-training only: no channel enters, the fixed-channel rounding applies as is
+        from .exact import PairSolution
+        from .integer import integer_plan
+        from .search import Branch
+        first = _first_row(s)
+        ups, p0 = integer_plan(first, scheme, PairSolution(plan.M, 0, evaluate(s, plan).bound, plan, "optimal"),
+                               Branch("N = 0", (max(1, 0), max(plan.M, 1) * 2), (0, 0)), stats)
+        plan = p0 if p0 is not None and evaluate(s, p0).feasible else _integer(s, plan)
+    else:
+        plan = _integer(s, plan)
     report = evaluate(s, plan)
     keys = list(evaluated)
     land = Landscape(np.array([k[0] for k in keys], int), np.array([k[1] for k in keys], int),
