@@ -69,8 +69,9 @@ def test_feasible_edge_cases_solve_without_warnings(name, scenario, scheme):
 def test_the_least_feasible_plan_of_the_first_edge_case_exists():
     """The plan the issue found by hand is feasible, so solve must not call E0 = 1e-10 infeasible."""
     s = el.scenarios.mnist().replace(E0=1e-10)
-    assert el.evaluate(s, el.Plan.uniform(s, 1, 0, D=1, f=62.5)).feasible
-    assert solve(s, progress=False).bound <= el.evaluate(s, el.Plan.uniform(s, 1, 0, D=1, f=62.5)).bound
+    by_hand = el.Plan.uniform(s, 1, 0, D=1, f=s.n_flop / (s.c * s.tau0))   # one sample spread over tau0
+    assert el.evaluate(s, by_hand).feasible
+    assert solve(s, progress=False).bound <= el.evaluate(s, by_hand).bound
 
 
 @pytest.mark.parametrize("changes, budget", [(dict(E0=1e-20), "energy budget E0"), (dict(tau0=1e-5), "delay budget tau0")])
@@ -90,7 +91,7 @@ def test_one_round_just_too_slow_is_a_delay_error():
         solve(s.replace(tau0=fastest * 0.999999), "finetune_only", progress=False)
     assert e.value.budget == "delay budget tau0"
     assert e.value.needed == pytest.approx(fastest) and e.value.needed > e.value.given
-    assert solve(s.replace(tau0=fastest * 1.001), "finetune_only", progress=False).report.feasible
+    assert solve(s.replace(tau0=fastest * 1.01), "finetune_only", progress=False).report.feasible
 
 
 def test_solve_is_stateless():

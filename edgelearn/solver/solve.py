@@ -61,6 +61,18 @@ def least_needed(s, scheme, pairs, stats=None):
     return best_delay, best_energy, which
 
 
+def _check_delay(s, scheme, pairs):
+    """Raise InfeasibleBudgetError when even the fastest allowed plan on ``pairs`` misses tau0 (closed form)."""
+    k = constants(s)
+    dmin = 1.0 if scheme != "fixed_batch" else float(s.D_max)
+    bmin = np.ones(s.K) if scheme != "fixed_batch" else np.asarray(s.B_max, float)
+    u = k.u_pmax if scheme == "fixed_power" else k.u_min
+    delay = min(M * dmin / k.rate_s + N * float(np.max(k.d_k + bmin / k.rate_k + u)) for M, N in pairs)
+    if delay > s.tau0:
+        raise InfeasibleBudgetError("delay budget tau0", delay, s.tau0, "s",
+                                    "the fastest allowed round, at the top clocks and powers")
+
+
 def _diagnose(s, scheme, pairs, stats):
     """Raise InfeasibleBudgetError for the budget that even the cheapest allowed plan breaks.
 
@@ -75,12 +87,13 @@ def _diagnose(s, scheme, pairs, stats):
                                     f"the least energy of the cheapest allowed training ({which}) within tau0")
 
 
-def _fallback(s, scheme, pairs, stats):
+def _fallback(s, scheme, pairs, stats, whole=False):
     """A feasible pair when the search found none although a plan exists (numerically hard
-    budgets): the cheapest pairs, solved exactly, else the least-energy plan on one of them."""
+    budgets): the cheapest pairs, solved exactly, else the least-energy plan on one of them
+    (``whole``: only that, whose batches are whole numbers)."""
     from .exact import PairSolution   # noqa: PLC0415
     best = None
-    for M, N in pairs:
+    for M, N in ([] if whole else pairs):
         r = solve_pair(s, M, N, scheme, stats=stats)
         if np.isfinite(r.upsilon) and (best is None or r.upsilon < best.upsilon):
             best = r
@@ -156,6 +169,8 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
         evaluated[(Mi, Ni)] = r.upsilon
         return r
 
+    cheapest = [(M, N)] if M is not None else [(b.M[0], b.N[0]) for b in branches(scheme, ranges)]
+    _check_delay(s, scheme, cheapest)
     if M is not None:
         r = visit(M, N)
         if r.plan is None:
@@ -236,6 +251,9 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
         # (3) integer batches: round at the pair, then re-optimise the rounds around each rounding
         branch = next(b for b in brs if b.M[0] <= pair.M <= b.M[1] and b.N[0] <= pair.N <= b.N[1])
         best_int, plan = integer_plan(s, scheme, pair, branch, stats)
+        if plan is None:    # every rounding failed numerically: the cheapest whole batches at the pair
+            plan = _fallback(s, scheme, [(pair.M, pair.N)], stats, whole=True).plan
+            best_int = evaluate(s, plan).bound
         evaluated_int[(plan.M, plan.N)] = best_int
         if method == "sca":
             history = getattr(pair_solver(s, plan.M, plan.N, scheme, {}), "history", ())
