@@ -216,7 +216,7 @@ def sca_pair(s, M, N, scheme="proposed", *, eps=1e-6, max_iter=200, stats=None, 
         F.set(**_local(s, M, N, d_o, b_o, q_o))
         status = F.solve(stats, attempts=ATTEMPTS[:-1])
         v = F.vars
-        if v["d"].value is None and v["q"].value is None:
+        if status != "optimal":
             status = F.solve(stats, attempts=ATTEMPTS[-1:])  # SCS, the last resort
             if status != "optimal":
                 break
