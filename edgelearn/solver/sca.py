@@ -216,10 +216,12 @@ def sca_pair(s, M, N, scheme="proposed", *, eps=1e-6, max_iter=200, stats=None, 
         F.set(**_local(s, M, N, d_o, b_o, q_o))
         status = F.solve(stats, attempts=ATTEMPTS[:-1])
         v = F.vars
-        if status != "optimal":
+        if status != "optimal" and status != "optimal_inaccurate":
             status = F.solve(stats, attempts=ATTEMPTS[-1:])  # SCS, the last resort
-            if status != "optimal":
-                break
+        if status not in ("optimal", "optimal_inaccurate") or (M and v["d"].value is None) \
+                or (N and v["q"].value is None):
+            break
+        # an inaccurate answer is still a candidate: it is kept only if evaluate() finds it feasible and no worse
         new = _plan(s, M, N, v)
         val = _ups(s, new)
         # In exact arithmetic every iterate is feasible and no worse (see the module doc); the
