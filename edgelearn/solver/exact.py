@@ -107,6 +107,7 @@ def coefficients(s, scale: Scale, M=None, pretraining=True, finetuning=True) -> 
         upload_min=k.u_min * RN / t0,
         upload_pmax=k.u_pmax * RN / t0,
         broadcast_energy=k.E_bc * RN / E0,
+        m_rounds=RM, n_rounds=RN,
     )
     if M is not None:
         out["constant"] = k.bound.constant(int(bool(M))) / Ro
@@ -192,6 +193,9 @@ class Formulation(Program):
         c += [Uk == cp.multiply(u_pmax, N)] if scheme == "fixed_power" else [Uk >= cp.multiply(u_min, N)]
         # every device finishes download + compute + upload within the round, (16)
         c += [cp.multiply(down, N) + Tk + Uk <= Tf]
+        # no round lasts longer than tau0 (implied by the delay budget); with no rounds of a stage
+        # this pins its times to zero, which keeps the optimum unique and the solves well conditioned
+        c += [T <= P("m_rounds") * M, Tk <= P("n_rounds") * N, Uk <= P("n_rounds") * N]
         delay = T + Tf
         energy = e + cp.sum(ek) + cp.sum(zk - cp.multiply(w, Uk)) + E_bc * N
         numerator = lam_c * cp.quad_over_lin(M, S) + om_c * cp.quad_over_lin(N, cp.sum(Sk)) + const * th
