@@ -75,10 +75,10 @@ class Scale:
 #: Values for the Parameters of a stage that is absent (its rounds pinned at zero): every
 #: variable of that stage is then zero whatever they are, and values of order one keep the
 #: program well conditioned (a broadcast energy of 1e9 budgets times zero rounds is not).
-_IDLE_SERVER = dict(server_energy_root=1.0, server_rate=1.0, lambda_coef=1.0)
+_IDLE_SERVER = dict(server_energy_root=1.0, server_rate=1.0, lambda_coef=1.0, m_idle=1e-2)
 _IDLE_DEVICES = dict(device_energy_root=1.0, device_rate=1.0, download=0.0, upload_exponent=1.0,
                      log_upload_power=0.0, upload_power=1.0, upload_min=1.0, upload_pmax=1.0,
-                     broadcast_energy=0.0, omega_coef=1.0)
+                     broadcast_energy=0.0, omega_coef=1.0, n_idle=1e-2)
 
 
 def coefficients(s, scale: Scale, M=None, pretraining=True, finetuning=True) -> dict:
@@ -107,7 +107,7 @@ def coefficients(s, scale: Scale, M=None, pretraining=True, finetuning=True) -> 
         upload_min=k.u_min * RN / t0,
         upload_pmax=k.u_pmax * RN / t0,
         broadcast_energy=k.E_bc * RN / E0,
-        m_rounds=RM, n_rounds=RN,
+        m_rounds=RM, n_rounds=RN, m_idle=0.0, n_idle=0.0,
     )
     if M is not None:
         out["constant"] = k.bound.constant(int(bool(M))) / Ro
@@ -195,7 +195,9 @@ class Formulation(Program):
         c += [cp.multiply(down, N) + Tk + Uk <= Tf]
         # no round lasts longer than tau0 (implied by the delay budget); with no rounds of a stage
         # this pins its times to zero, which keeps the optimum unique and the solves well conditioned
-        c += [T <= P("m_rounds") * M, Tk <= P("n_rounds") * N, Uk <= P("n_rounds") * N]
+        # (an absent stage gets a little room, ``*_idle``, so that its cones keep an interior)
+        c += [T <= P("m_rounds") * M + P("m_idle"), Tk <= P("n_rounds") * N + P("n_idle"),
+              Uk <= P("n_rounds") * N + P("n_idle")]
         delay = T + Tf
         energy = e + cp.sum(ek) + cp.sum(zk - cp.multiply(w, Uk)) + E_bc * N
         numerator = lam_c * cp.quad_over_lin(M, S) + om_c * cp.quad_over_lin(N, cp.sum(Sk)) + const * th

@@ -15,8 +15,9 @@ Why it can skip almost every pair (channels fixed over rounds):
    better than lam, and the search visits the pairs inside.  When lam is within the solver's
    accuracy (relative 1e-7) of v*, the search stops there: no pair can be better by more
    (this is what makes huge budgets, millions of rounds on a flat landscape, cheap).
-4. Two branches are searched separately because the shift term of (34) jumps at M = 0:
-   M >= 1 (with the shift term) and M = 0 (fine-tuning only, no shift term).  A branch
+4. Branches are searched separately because the shift term of (34) jumps at M = 0:
+   M >= 1 (with the shift term) and M = 0 (fine-tuning only, no shift term); M >= 1 is split
+   again into N = 0 and N >= 1 (numerically easier).  A branch
    whose real optimum is already worse than the best integer plan found is skipped.
 
 M_max and N_max: the largest number of rounds of one stage that fits both budgets when
@@ -63,7 +64,10 @@ def branches(scheme, ranges="full"):
         return [Branch("M = 0, N >= 1", (0, 0), (1, None))]
     if ranges == "paper":
         return [Branch("M >= 1, N >= 1", (1, None), (1, None))]
-    return [Branch("M >= 1, N >= 0", (1, None), (0, None)), Branch("M = 0, N >= 1", (0, 0), (1, None))]
+    # a partition of M, N >= 0: each stage present or not (a branch whose optimum would sit at N -> 0
+    # with both stages is numerically hard for interior-point solvers; N = 0 as its own branch is not)
+    return [Branch("M >= 1, N = 0", (1, None), (0, 0)), Branch("M >= 1, N >= 1", (1, None), (1, None)),
+            Branch("M = 0, N >= 1", (0, 0), (1, None))]
 
 
 def _extent(s, scheme, branch, weight_m, weight_n, scale, stats, lam=None):

@@ -196,6 +196,10 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
         guesses = ((max(M_max / 4, 1.0), max(N_max / 4, 1.0)),) + tuple(
             g for g in ((1000.0, 100.0), (10.0, 1e4), (1e5, 1.0), (1e6, 1e3), (1.0, 1.0)))
         relaxed = [relax(s, scheme, b, stats, guesses=guesses) for b in brs]
+        failed = [r.branch.name for r in relaxed if not np.isfinite(r.upsilon) and r.status != "infeasible"]
+        if failed:   # no lower bound for these branches: the answer is not certified there
+            stats["unsolved_branches"] = failed
+            certified_gap = np.inf
         relaxed = sorted((r for r in relaxed if np.isfinite(r.upsilon)), key=lambda r: r.upsilon)
         if not relaxed:
             _diagnose(s, scheme, cheapest, stats)
