@@ -7,14 +7,33 @@ problem at every SCA iteration (the plain CVX way), and the speed-ups.  Finally 
 exhaustive Algorithm 1 over M <= M_max, N <= N_max would cost at the measured time per pair.
 Times are after a first call that compiles the problems (that first call is printed too).
 
-Run:  python benchmarks/solver.py
+Then the scaling sweeps of issue 11 (:func:`edgelearn.solver.bench.scaling`): wall time of the
+first ``solve`` call at K = 3, 10, 30, 100, 300 devices (ratio to K = 3), and with per-round
+channels at N = 10, 50, 200, 500 channel rows and K = 10 (ratio to the static K = 10 solve).
+
+Run:  python benchmarks/solver.py            (both parts)
+      python benchmarks/solver.py scaling    (the sweeps only)
 """
 from __future__ import annotations
 
+import sys
 import time
 
 import edgelearn as el
-from edgelearn.solver.bench import compare
+from edgelearn.solver.bench import compare, scaling
+
+
+def sweeps():
+    print("== scaling (CIFAR setup, c = c_hat = 4, W = 0; first call at each size, this process) ==")
+    print(f"{'sweep':>20} {'K':>4} {'N rows':>6} {'seconds':>9} {'ratio':>8} {'M*':>5} {'N*':>5} "
+          f"{'Upsilon':>10} {'lower bd':>10} {'cert. gap':>9} {'solves':>6}")
+    for r in scaling():
+        if r["seconds"] != r["seconds"]:
+            print(f"{r['sweep']:>20} {r['K']:>4} {r['N'] or '-':>6}   skipped (the previous size took longer than the limit)")
+            continue
+        print(f"{r['sweep']:>20} {r['K']:>4} {r['N'] or '-':>6} {r['seconds']:9.2f} {r['ratio']:8.2f} {r['M']:>5} "
+              f"{r['N_opt']:>5} {r['upsilon']:10.5g} {r['lower_bound']:10.5g} {r['certified_gap']:9.2g} "
+              f"{r['convex_solves']:>6}")
 
 
 def main():
@@ -28,8 +47,8 @@ def main():
         print(f"== {name} ==")
         print(f"solve(scenario) [exact, certified]: {r['t_exact']:.3f} s (first call, compiling: {first:.3f} s)   "
               f"M* = {sol.plan.M}, N* = {sol.plan.N}, Upsilon* = {sol.upsilon:.6g} (whole batches; lower bound "
-              f"{sol.stats['lower_bound']:.6g}; best pair with real batches {sol.stats['pair']} -> "
-              f"{sol.stats['pair_optimum']:.6g})")
+              f"{sol.lower_bound:.6g}; best pair with real batches {sol.pair} -> "
+              f"{sol.pair_bound:.6g})")
         print(f"  convex solves: {r['solves_exact']}, pairs evaluated: {len(r['pairs'])}, solver: {sol.stats['solver']}")
         print(f"SCA over the same {len(r['pairs'])} pairs, compiled once (DPP): {r['t_sca']:.3f} s, "
               f"{r['solves_sca']} convex solves ({r['sca_iterations']} SCA iterations); best {r['best_sca']:.6g}")
@@ -43,4 +62,6 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] != ["scaling"]:
+        main()
+    sweeps()

@@ -42,8 +42,9 @@ __all__ = ["PerRoundProgram", "solve_pair_per_round", "solve_per_round"]
 
 #: A side of the N search is certified when its relaxation is within this (relative) of the best
 #: pair: the per-round landscape is flat in N (one more round changes Upsilon by ~1e-5), and
-#: visiting every N would cost R solves.  The shortfall actually accepted is Solution.certified_gap.
-RTOL = 1e-5
+#: visiting every N would cost R solves (issue 11 allows a stated gap of 1e-4).  The shortfall
+#: actually accepted is Solution.certified_gap.
+RTOL = 1e-4
 _C = dict(equilibrate_enable=True, max_iter=300, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
 #: The per-round program is larger (R K cones of each kind): CLARABEL at 1e-8 with and without
 #: equilibration, then at 1e-7 and 1e-6.  No SCS: on this size it takes minutes.
