@@ -1,0 +1,147 @@
+"""The run command: solve and train every scheme of the named experiments, and ship the runs.
+
+``python -m edgelearn.experiments run --all`` (or names) trains every (budget point, scheme,
+seed) of each experiment that has no current run file yet, with a progress bar.  A run file is
+current when the training code's hash (:func:`edgelearn.train.code_hash`), the scenario and the
+plan all match; anything else is retrained and replaced.  So the command resumes after an
+interruption and, after a change to the presets or the trainer, redoes exactly what changed.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from ..cache import make_key
+from . import named, store
+from .plans import solved_plan
+
+__all__ = ["run_experiments", "plan_digest", "tasks"]
+
+
+def plan_digest(plan) -> str:
+    return make_key(*[np.asarray(getattr(plan, k), float) for k in store._PLAN_FIELDS])
+
+
+def tasks(spec) -> list:
+    """``(point, scenario, scheme, plan or error message)`` for every budget point and scheme of
+    ``spec``; at the nominal point the proposed design over Algorithm 1's range M, N >= 1 is
+    added where its plan differs from the one over the full range."""
+    from ..solver import InfeasibleBudgetError
+
+    out = []
+    for point, s in spec.points().items():
+        plans = {}
+        for scheme in spec.schemes:
+            try:
+                plans[scheme] = solved_plan(s, scheme)
+            except InfeasibleBudgetError as e:
+                plans[scheme] = str(e)
+        if point != "nominal":
+            out += [(point, s, scheme, plan) for scheme, plan in plans.items()]
+            continue
+        try:
+            paper = solved_plan(s, "proposed", ranges="paper")
+            full = plans.get("proposed")
+            if isinstance(full, str) or (paper.M, paper.N) != (full.M, full.N):
+                plans[store.PAPER_RANGES] = paper
+        except InfeasibleBudgetError as e:
+            plans[store.PAPER_RANGES] = str(e)
+        out += [(point, s, scheme, plan) for scheme, plan in plans.items()]
+    return out
+
+
+def _current(path, code, scenario_digest, pdigest) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        meta = store.read_run(path)
+    except Exception:          # unreadable: redo
+        return False
+    return (meta.get("code_hash"), meta.get("scenario_digest"), meta.get("plan_digest")) == \
+        (code, scenario_digest, pdigest)
+
+
+def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads: int = 1,
+                    progress: bool = True, force: bool = False) -> dict:
+    """Train and store every missing or outdated run of the named experiments (all by default).
+
+    ``device="auto"``: CUDA when present, else the CPU (with ``threads`` torch threads; the
+    shipped results are single-threaded CPU runs, which reproduce bit for bit).  Returns counts:
+    ``{"trained": ..., "kept": ..., "infeasible": ..., "wall_time": ...}``.
+    """
+    import shutil
+    import tempfile
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..evaluate import evaluate
+    from ..solver import regime_of
+    from ..train import code_hash, pick_device, run
+
+    root = store.results_dir() if root is None else root
+    names = sorted(named.EXPERIMENTS) if not names else list(names)
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(int(threads))
+    code, vers = code_hash(), store.versions()
+    start = time.perf_counter()
+    counts = {"trained": 0, "kept": 0, "infeasible": 0}
+    work = []
+    for name in tqdm(names, desc="solving plans", disable=not progress, leave=False):
+        spec = named.get(name)
+        for point, s, scheme, plan in tasks(spec):
+            work.append((spec, point, s, scheme, plan))
+    # plans that differ only in clocks and powers learn the same thing: train them once (a cache
+    # private to this call, so every shipped run comes from this process, device and thread count)
+    dedup = tempfile.mkdtemp(prefix="edgelearn-runs-")
+    total = sum(len(spec.seeds if seeds is None else seeds) for spec, *_, plan in work if not isinstance(plan, str))
+    bar = tqdm(total=total, desc="training runs", disable=not progress, unit="run")
+    for spec, point, s, scheme, plan in work:
+        folder = store.run_path(root, spec.name, point, scheme)
+        if isinstance(plan, str):
+            store._atomic_write(folder / "infeasible.json", json.dumps(
+                {"experiment": spec.name, "point": point, "scheme": scheme, "tau0": s.tau0, "E0": s.E0,
+                 "message": plan}).encode())
+            counts["infeasible"] += 1
+            continue
+        if (folder / "infeasible.json").exists():
+            (folder / "infeasible.json").unlink()
+        sd, pdig = s.digest(), plan_digest(plan)
+        plan_file = folder / "plan.npz"
+        if force or not plan_file.is_file() or store.read_plan(plan_file)[1].get("digest") != pdig:
+            store.write_plan(plan_file, plan, pdig)
+        rep = evaluate(s, plan)
+        exp = None
+        for seed in (spec.seeds if seeds is None else seeds):
+            path = store.run_path(root, spec.name, point, scheme, seed)
+            bar.set_postfix_str(f"{spec.name} {point} {scheme} seed {seed}", refresh=False)
+            if not force and _current(path, code, sd, pdig):
+                counts["kept"] += 1
+                bar.update(1)
+                continue
+            exp = exp or spec.data_experiment(s.K)
+            eval_every = None if point == "nominal" else 0
+            h = run(s, plan, exp, device=dev, seed=seed, eval_every=eval_every, progress=False,
+                    cache_dir=dedup)
+            meta = {
+                "experiment": spec.name, "point": point, "scheme": scheme, "seed": int(seed),
+                "tau0": float(s.tau0), "E0": float(s.E0), "M": plan.M, "N": plan.N,
+                "regime": regime_of(plan.M, plan.N), "bound": float(rep.bound),
+                "final_loss": float(h.task_loss[-1]), "test_accuracy": float(h.test_accuracy[-1]),
+                "final_test_loss": float(h.test_loss[-1]), "final_train_loss": float(h.smoothed_loss()[-1]),
+                "samples": int(h.samples), "delay": float(rep.delay), "energy_total": float(rep.energy),
+                "data": spec.data, "net": spec.net, "eval_every": eval_every, "eval_samples": 1000,
+                "device": h.device, "threads": torch.get_num_threads() if dev.type == "cpu" else None,
+                "wall_time": float(h.wall_time), "reused": bool(h.cached), "versions": vers, "code_hash": code,
+                "scenario_digest": sd, "plan_digest": pdig, "created": store.now(),
+            }
+            store.write_run(path, meta, h)
+            counts["trained"] += 1
+            bar.update(1)
+    bar.close()
+    shutil.rmtree(dedup, ignore_errors=True)
+    counts["wall_time"] = time.perf_counter() - start
+    return counts
