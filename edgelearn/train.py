@@ -43,7 +43,7 @@ from . import sgd as _sgd
 from . import system as _system
 from .cache import DiskCache, make_key
 
-__all__ = ["History", "run", "pick_device", "fedsgd_gradient", "code_hash", "CACHE_VERSION"]
+__all__ = ["History", "run", "pick_device", "fedsgd_gradient", "code_hash", "running_mean", "CACHE_VERSION"]
 
 #: Bump when a change to the trainer changes its results (old cache entries then miss).
 CACHE_VERSION = 2
@@ -69,6 +69,17 @@ def code_hash() -> str:
     """Hash of the code a training run's numbers depend on: this trainer, the SGD loop, the
     networks and the data (not the solver: a run is a function of its plan, which is stored with it)."""
     return _source_hash("train", "sgd", "nets", "data")
+
+
+def running_mean(x, window: int | None = None) -> np.ndarray:
+    """Mean of ``x`` over the last ``window`` entries up to each one (default: 2% of the length, at least 1)."""
+    x = np.asarray(x, float)
+    if window is None:
+        window = max(1, len(x) // 50)
+    c = np.cumsum(np.concatenate([[0.0], x]))
+    r = np.arange(1, len(x) + 1)
+    lo = np.maximum(0, r - window)
+    return (c[r] - c[lo]) / (r - lo)
 
 
 _ARRAYS = ("stage", "time", "energy", "loss", "eval_round", "test_accuracy", "test_loss", "task_loss")
@@ -130,12 +141,7 @@ class History:
 
     def smoothed_loss(self, window: int | None = None) -> np.ndarray:
         """Running mean of ``loss`` over the last ``window`` rounds (default: 2% of the rounds, at least 1)."""
-        if window is None:
-            window = max(1, self.rounds // 50)
-        c = np.cumsum(np.concatenate([[0.0], self.loss]))
-        r = np.arange(1, self.rounds + 1)
-        lo = np.maximum(0, r - window)
-        return (c[r] - c[lo]) / (r - lo)
+        return running_mean(self.loss, window)
 
     def plot_loss(self, ax, against: str = "time", smooth: int | None = None, **kw):
         """Draw the (smoothed) training loss against simulated ``"time"`` (s) or ``"energy"`` (J) on ``ax``."""

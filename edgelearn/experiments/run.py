@@ -82,7 +82,7 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
     from ..train import code_hash, pick_device, run
 
     root = store.results_dir() if root is None else root
-    names = sorted(named.EXPERIMENTS) if not names else list(names)
+    names = sorted(named.EXPERIMENTS) if not names else list(names)     # names or Spec objects
     dev = pick_device(device)
     if dev.type == "cpu":
         torch.set_num_threads(int(threads))
@@ -90,8 +90,8 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
     start = time.perf_counter()
     counts = {"trained": 0, "kept": 0, "infeasible": 0}
     work = []
-    for name in tqdm(names, desc="solving plans", disable=not progress, leave=False):
-        spec = named.get(name)
+    for name in tqdm(names, desc="solving plans", disable=not progress, leave=False, unit="experiment"):
+        spec = named.get(name) if isinstance(name, str) else name
         for point, s, scheme, plan in tasks(spec):
             work.append((spec, point, s, scheme, plan))
     # plans that differ only in clocks and powers learn the same thing: train them once (a cache
