@@ -20,7 +20,7 @@ from .store import PAPER_RANGES, infeasible, read_run, results, results_dir
 
 __all__ = ["solved_plan", "compare", "sweep", "EXPERIMENTS", "Spec", "get", "net_constants", "SEEDS",
            "FRACTIONS", "results", "infeasible", "read_run", "results_dir", "PAPER_RANGES", "spearman", "summary",
-           "run_experiments"]
+           "run_experiments", "reproduce"]
 
 
 def run_experiments(*args, **kwargs):
@@ -28,3 +28,10 @@ def run_experiments(*args, **kwargs):
     from .run import run_experiments as _run
 
     return _run(*args, **kwargs)
+
+
+def reproduce(record, **kwargs):
+    """Re-train one shipped run from its stored plan (see :func:`edgelearn.experiments.run.reproduce`)."""
+    from .run import reproduce as _reproduce
+
+    return _reproduce(record, **kwargs)

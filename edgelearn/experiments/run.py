@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from ..cache import make_key
 from . import named, store
 from .plans import solved_plan
 
-__all__ = ["run_experiments", "plan_digest", "tasks"]
+__all__ = ["run_experiments", "plan_digest", "tasks", "reproduce"]
 
 
 def plan_digest(plan) -> str:
@@ -146,3 +147,28 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
     shutil.rmtree(dedup, ignore_errors=True)
     counts["wall_time"] = time.perf_counter() - start
     return counts
+
+
+def reproduce(record, *, device="cpu", threads: int | None = None):
+    """Re-train one shipped run (a record of :func:`edgelearn.experiments.results`) from its stored
+    plan, seed and options, and return the new :class:`~edgelearn.train.History`.
+
+    On the CPU with the run's thread count it reproduces the shipped numbers bit for bit (while
+    the training code's hash matches); the simulated clock is recomputed for the current scenario.
+    """
+    import torch
+
+    from ..train import pick_device, run
+
+    spec = named.get(record["experiment"])
+    s = spec.points()[record["point"]].replace(gamma=record["gamma"])
+    plan, _ = store.read_plan(Path(record["path"]).parent / "plan.npz")
+    dev = pick_device(device)
+    old = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(int(threads or record.get("threads") or 1))
+    try:
+        return run(s, plan, spec.data_experiment(record["K"]), device=dev, seed=record["seed"],
+                   eval_every=record["eval_every"], eval_samples=record["eval_samples"], progress=False, cache=False)
+    finally:
+        torch.set_num_threads(old)

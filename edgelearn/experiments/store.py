@@ -80,7 +80,8 @@ def read_plan(path: Path):
     from ..plan import Plan
 
     with np.load(path, allow_pickle=False) as z:
-        return Plan(**{k: z[k] for k in _PLAN_FIELDS}), json.loads(str(z["meta"]))
+        meta = json.loads(str(z["meta"]))
+        return Plan(M=meta["M"], N=meta["N"], **{k: z[k] for k in _PLAN_FIELDS}), meta
 
 
 def write_run(path: Path, meta: dict, history):
