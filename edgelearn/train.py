@@ -43,7 +43,8 @@ from . import sgd as _sgd
 from . import system as _system
 from .cache import DiskCache, make_key
 
-__all__ = ["History", "run", "pick_device", "fedsgd_gradient", "code_hash", "running_mean", "CACHE_VERSION"]
+__all__ = ["History", "run", "pick_device", "fedsgd_gradient", "device_gradient", "code_hash", "data_hash",
+           "running_mean", "CACHE_VERSION"]
 
 #: Bump when a change to the trainer changes its results (old cache entries then miss).
 CACHE_VERSION = 2
@@ -66,9 +67,16 @@ def _source_hash(*names) -> str:
 
 
 def code_hash() -> str:
-    """Hash of the code a training run's numbers depend on: this trainer, the SGD loop, the
-    networks and the data (not the solver: a run is a function of its plan, which is stored with it)."""
-    return _source_hash("train", "sgd", "nets", "data")
+    """Hash of the code a training run's numbers depend on: this trainer, the SGD loop and the
+    networks (not the solver: a run is a function of its plan, which is stored with it; and not the
+    data loaders' source: :func:`data_hash` hashes the data themselves)."""
+    return _source_hash("train", "sgd", "nets")
+
+
+def data_hash(exp) -> str:
+    """A content hash of everything an :class:`~edgelearn.data.Experiment` trains and tests on:
+    the server's data, each device's data and the test set (images and labels, in order)."""
+    return make_key(exp.net, *[hashlib_tensor(d) for d in (exp.server, *exp.devices, exp.test)])
 
 
 def running_mean(x, window: int | None = None) -> np.ndarray:
@@ -196,6 +204,10 @@ def _experiment(name, K, root, download, scheme, alpha, data_seed):
     return _data.experiment(name, K, root=root, download=download, scheme=scheme, alpha=alpha, seed=data_seed)
 
 
+#: The batch draw of :func:`edgelearn.sgd.two_stage` (kept under this name for edgelearn.flower).
+_draw = _sgd.draw
+
+
 def _bn_buffers(model):
     return [(name, buf) for name, buf in model.named_buffers() if buf.dtype.is_floating_point]
 
@@ -214,7 +226,7 @@ def fedsgd_gradient(model, batches, *, per_device=None, autocast=None, scaler=No
     """
     scale = scaler.scale if scaler is not None else (lambda t: t)
     if per_device is None:
-        per_device = _nets.has_batchnorm(model)
+        per_device = _nets.has_batchnorm(model) if per_device is None else bool(per_device)
     autocast = autocast or contextlib.nullcontext
     sizes = torch.tensor([len(y) for _, y in batches], dtype=torch.float64)
     weights = (sizes / sizes.sum()).tolist()
@@ -232,15 +244,27 @@ def fedsgd_gradient(model, batches, *, per_device=None, autocast=None, scaler=No
     for w, (x, y) in zip(weights, batches):
         for (_, b), s in zip(buffers, start):
             b.copy_(s)
-        with autocast():
-            loss = F.cross_entropy(model(x), y)
-        scale(loss * w).backward()
-        total += w * float(loss.detach())
+        total += w * device_gradient(model, x, y, w, autocast=autocast, scaler=scaler)
         for m, (_, b) in zip(mixed, buffers):
             m.add_(b, alpha=w)
     for (_, b), m in zip(buffers, mixed):
         b.copy_(m)
     return total
+
+
+def device_gradient(model, x, y, weight: float = 1.0, *, autocast=None, scaler=None) -> float:
+    """Device k's share of a FedSGD round: add ``weight`` * grad L_k (eq. 7) to ``model``'s ``.grad``.
+
+    L_k is the mean cross-entropy of the device's batch (x, y) and ``weight`` its
+    B_k / B_tot (eq. 8); returns L_k.  :func:`fedsgd_gradient` calls it once per device
+    (in device order, so ``.grad`` ends up holding eq. 8's sum); :mod:`edgelearn.flower`'s
+    ClientApp calls it on a device and the server adds the replies in the same order.
+    """
+    scale = scaler.scale if scaler is not None else (lambda t: t)
+    with (autocast or contextlib.nullcontext)():
+        loss = F.cross_entropy(model(x), y)
+    scale(loss * weight).backward()
+    return float(loss.detach())
 
 
 @torch.no_grad()
@@ -270,7 +294,7 @@ def _check(scenario, plan, exp):
 def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 0, eval_every: int | None = None,
         eval_samples: int = 1000, progress: bool = True, cache=True, cache_dir=None, amp: bool = False,
         root=None, download: bool = False, partition: str = "iid", alpha: float = 0.5,
-        data_seed: int = 0) -> History:
+        data_seed: int = 0, per_device: bool | None = None) -> History:
     """Train ``plan`` on ``experiment`` and return its :class:`History`.
 
     ``experiment``: a name of :data:`edgelearn.data.EXPERIMENTS` (its devices split
@@ -286,7 +310,10 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     of everything the learning depends on (the scenario's gamma and K, the plan's rounds and
     batch sizes, the experiment's data, the seed, these options and the trainer's source),
     and returns it next time, with the simulated time and energy recomputed for the given
-    scenario and plan by the system model.
+    scenario and plan by the system model.  ``per_device``: how a fine-tuning round's
+    gradient is computed (see :func:`fedsgd_gradient`; default: per device iff the net
+    has BatchNorm); ``True`` computes it as a federated deployment does, one device at a
+    time, and :func:`edgelearn.flower.run` then gives the same numbers bit for bit.
     """
     if isinstance(seed, bool) or int(seed) != seed:
         raise ValueError(f"seed = {seed!r}: must be a whole number")
@@ -301,7 +328,7 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
         data_id = [experiment, exp.net, partition, alpha, data_seed]
     else:
         exp = experiment
-        data_id = [exp.name, exp.net, make_key(*[hashlib_tensor(d) for d in (exp.server, *exp.devices, exp.test)])]
+        data_id = [exp.name, data_hash(exp)]
     if exp.K != scenario.K:
         raise ValueError(f"experiment has {exp.K} devices but the scenario has K = {scenario.K}")
     _check(scenario, plan, exp)
@@ -310,7 +337,8 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     # the options (and the trainer's code).  Clocks and powers only move the simulated clock, which is
     # recomputed from the system model on every load; so plans that differ only there share one run.
     key = make_key(CACHE_VERSION, code_hash(), scenario.gamma, scenario.K, plan.M,
-                   plan.N, plan.D, plan.B, data_id, int(seed), int(eval_every), int(eval_samples), bool(amp))
+                   plan.N, plan.D, plan.B, data_id, int(seed), int(eval_every), int(eval_samples), bool(amp),
+                   *([] if per_device is None else [bool(per_device)]))
     store = DiskCache(cache_dir) if cache else None
     if store is not None:
         blob = store.load(key)
@@ -324,7 +352,7 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
                 return dataclasses.replace(cached, time=t_sim, energy=e_sim, budgets=(scenario.tau0, scenario.E0))
 
     history = _train(scenario, plan, exp, pick_device(device), int(seed), int(eval_every), int(eval_samples),
-                     progress, amp)
+                     progress, amp, per_device=per_device)
     if store is not None:
         store.save(key, history.to_bytes())
     return history
@@ -339,7 +367,12 @@ def hashlib_tensor(ds) -> str:
     return h.hexdigest()
 
 
-def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, amp) -> History:
+def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, amp, *, per_device=None,
+           fedsgd=None) -> History:
+    """The training loop (:func:`edgelearn.sgd.two_stage`).  ``fedsgd(model, n, indices)`` (flower,
+    issue 13), when given, computes fine-tuning round n's aggregate gradient into ``model.grad``
+    instead of :func:`fedsgd_gradient` (``indices``: each device's drawn sample indices, numpy
+    arrays) and returns the round's loss."""
     start_wall = _time.perf_counter()
     t_sim, e_sim = _system.breakdown(scenario, plan).cumulative()
     rng = np.random.default_rng(seed)
@@ -402,7 +435,10 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
             idx = torch.from_numpy(idx).to(dev)
             batches.append((x[idx], y[idx]))
             samples[0] += len(idx)
-        loss = fedsgd_gradient(model, batches, per_device=per_device, autocast=autocast, scaler=scaler)
+        if fedsgd is not None:
+            loss = fedsgd(model, r - plan.M, idxs)
+        else:
+            loss = fedsgd_gradient(model, batches, per_device=per_device, autocast=autocast, scaler=scaler)
         step()
         return loss
 

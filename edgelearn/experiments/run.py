@@ -53,15 +53,15 @@ def tasks(spec) -> list:
     return out
 
 
-def _current(path, code, scenario_digest, pdigest) -> bool:
+def _current(path, code, data, scenario_digest, pdigest) -> bool:
     if not path.is_file():
         return False
     try:
         meta = store.read_run(path)
     except Exception:          # unreadable: redo
         return False
-    return (meta.get("code_hash"), meta.get("scenario_digest"), meta.get("plan_digest")) == \
-        (code, scenario_digest, pdigest)
+    return (meta.get("code_hash"), meta.get("data_hash"), meta.get("scenario_digest"), meta.get("plan_digest")) == \
+        (code, data, scenario_digest, pdigest)
 
 
 def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads: int = 1,
@@ -80,7 +80,7 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
 
     from ..evaluate import evaluate
     from ..solver import regime_of
-    from ..train import code_hash, pick_device, run
+    from ..train import code_hash, data_hash, pick_device, run
 
     root = store.results_dir() if root is None else root
     names = sorted(named.EXPERIMENTS) if not names else list(names)     # names or Spec objects
@@ -90,7 +90,7 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
     code, vers = code_hash(), store.versions()
     start = time.perf_counter()
     counts = {"trained": 0, "kept": 0, "infeasible": 0}
-    work = []
+    work, datas = [], {}
     for name in tqdm(names, desc="solving plans", disable=not progress, leave=False, unit="experiment"):
         spec = named.get(name) if isinstance(name, str) else name
         for point, s, scheme, plan in tasks(spec):
@@ -115,16 +115,18 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
         if force or not plan_file.is_file() or store.read_plan(plan_file)[1].get("digest") != pdig:
             store.write_plan(plan_file, plan, pdig)
         rep = evaluate(s, plan)
-        exp = None
+        if spec.name not in datas:
+            datas[spec.name] = (spec.data_experiment(s.K),)
+            datas[spec.name] += (data_hash(datas[spec.name][0]),)
+        exp, dhash = datas[spec.name]
         for seed in (spec.seeds if seeds is None else seeds):
             path = store.run_path(root, spec.name, point, scheme, seed)
             bar.set_postfix_str(f"{spec.name} {point} {scheme} seed {seed}", refresh=False)
-            if not force and _current(path, code, sd, pdig):
+            if not force and _current(path, code, dhash, sd, pdig):
                 counts["kept"] += 1
                 bar.update(1)
                 continue
-            exp = exp or spec.data_experiment(s.K)
-            eval_every = None if point == "nominal" else 0
+            eval_every = max(1, (plan.M + plan.N) // 5) if point == "nominal" else 0
             h = run(s, plan, exp, device=dev, seed=seed, eval_every=eval_every, progress=False,
                     cache_dir=dedup)
             meta = {
@@ -137,7 +139,8 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
                 "data": spec.data, "net": spec.net, "gamma": float(s.gamma), "K": int(s.K),
                 "eval_every": eval_every, "eval_samples": 1000,
                 "device": h.device, "threads": torch.get_num_threads() if dev.type == "cpu" else None,
-                "wall_time": float(h.wall_time), "reused": bool(h.cached), "versions": vers, "code_hash": code,
+                "wall_time": float(h.wall_time), "reused": bool(h.cached), "versions": vers,
+                "code_hash": code, "data_hash": dhash,
                 "scenario_digest": sd, "plan_digest": pdig, "created": store.now(),
             }
             store.write_run(path, meta, h)

@@ -120,16 +120,17 @@ def results(experiment=None, *, root=None, check: bool = True) -> list[dict]:
     per-round arrays ``loss``, ``time``, ``energy_curve`` (cumulative, eqs. 16 and 21) and the
     evaluations ``eval_round``, ``eval_accuracy``, ``eval_test_loss``, ``eval_task_loss``.  With ``check``,
     ``stale`` lists why a run may no longer stand for the current code: ``"code"`` (the
-    training code's hash differs: :func:`edgelearn.train.code_hash`) and ``"scenario"`` (the
+    training code's hash differs: :func:`edgelearn.train.code_hash`), ``"data"`` (the data the
+    experiment loads now differ: :func:`edgelearn.train.data_hash`) and ``"scenario"`` (the
     experiment's scenario at that point changed, e.g. a preset moved); empty when current.
     """
     from . import named
 
     root = results_dir() if root is None else Path(root)
     names = [experiment] if isinstance(experiment, str) else (experiment or sorted(named.EXPERIMENTS))
-    digests, code = {}, None
+    digests, code, data = {}, None, None
     if check:
-        from ..train import code_hash
+        from ..train import code_hash, data_hash
 
         code = code_hash()
     out = []
@@ -138,13 +139,16 @@ def results(experiment=None, *, root=None, check: bool = True) -> list[dict]:
         if not base.is_dir():
             continue
         if check and name in named.EXPERIMENTS:
-            digests = {p: s.digest() for p, s in named.get(name).points().items()}
+            spec = named.get(name)
+            digests = {p: s.digest() for p, s in spec.points().items()}
+            data = data_hash(spec.data_experiment(spec.scenario().K))
         for f in sorted(base.glob("*/*/seed*.npz")):
             rec = read_run(f)
             rec["energy_curve"] = rec.pop("energy")
             rec["energy"] = rec.pop("energy_total")
             if check:
                 rec["stale"] = ([] if rec["code_hash"] == code else ["code"]) + \
+                               ([] if rec.get("data_hash") == data else ["data"]) + \
                                ([] if digests.get(rec["point"]) == rec["scenario_digest"] else ["scenario"])
             out.append(rec)
     return out
