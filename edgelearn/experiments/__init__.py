@@ -20,7 +20,7 @@ from .store import PAPER_RANGES, infeasible, read_run, results, results_dir
 
 __all__ = ["solved_plan", "compare", "sweep", "EXPERIMENTS", "Spec", "get", "net_constants", "SEEDS",
            "FRACTIONS", "results", "infeasible", "read_run", "results_dir", "PAPER_RANGES", "spearman", "summary",
-           "run_experiments", "reproduce"]
+           "run_experiments", "reproduce", "plan_changes"]
 
 
 def run_experiments(*args, **kwargs):
@@ -35,3 +35,10 @@ def reproduce(record, **kwargs):
     from .run import reproduce as _reproduce
 
     return _reproduce(record, **kwargs)
+
+
+def plan_changes(records, **kwargs):
+    """Shipped plans the current solver no longer returns (see :func:`edgelearn.experiments.run.plan_changes`)."""
+    from .run import plan_changes as _changes
+
+    return _changes(records, **kwargs)

@@ -18,7 +18,7 @@ from ..cache import make_key
 from . import named, store
 from .plans import solved_plan
 
-__all__ = ["run_experiments", "plan_digest", "tasks", "reproduce"]
+__all__ = ["run_experiments", "plan_digest", "tasks", "reproduce", "plan_changes"]
 
 
 def plan_digest(plan) -> str:
@@ -175,3 +175,30 @@ def reproduce(record, *, device="cpu", threads: int | None = None):
                    eval_every=record["eval_every"], eval_samples=record["eval_samples"], progress=False, cache=False)
     finally:
         torch.set_num_threads(old)
+
+
+def plan_changes(records, points=("nominal",)) -> list[dict]:
+    """Re-solve the plans of ``records`` at ``points`` with the current solver and list those
+    that differ from the shipped plan: ``experiment, point, scheme, shipped (M, N), current (M, N)``
+    (a changed solver leaves the shipped runs valid as runs of their plans, but no longer of the
+    solver's answer)."""
+    from ..solver import InfeasibleBudgetError
+
+    out, seen = [], set()
+    for r in records:
+        key = (r["experiment"], r["point"], r["scheme"])
+        if r["point"] not in points or key in seen or r["experiment"] not in named.EXPERIMENTS:
+            continue
+        seen.add(key)
+        s = named.get(r["experiment"]).points()[r["point"]]
+        kw = {"ranges": "paper"} if r["scheme"] == store.PAPER_RANGES else {}
+        try:
+            plan = solved_plan(s, "proposed" if kw else r["scheme"], **kw)
+            current = (plan.M, plan.N)
+            same = plan_digest(plan) == r["plan_digest"]
+        except InfeasibleBudgetError:
+            current, same = None, False
+        if not same:
+            out.append({"experiment": key[0], "point": key[1], "scheme": key[2], "shipped": (r["M"], r["N"]),
+                        "current": current})
+    return out
