@@ -24,8 +24,9 @@ def style(scheme: str) -> dict:
     from ..plots import SCHEME_COLORS
 
     if scheme == PAPER_RANGES:
-        return dict(color=SCHEME_COLORS["proposed"], ls=(0, (5, 2)), lw=1.5)
-    return dict(color=SCHEME_COLORS[scheme], ls="-", lw=2.2 if scheme == "proposed" else 1.5)
+        return dict(color=SCHEME_COLORS["proposed"], ls=(0, (5, 2)), lw=1.5, zorder=4)
+    return dict(color=SCHEME_COLORS[scheme], ls="-", lw=2.2 if scheme == "proposed" else 1.5,
+                zorder=3 if scheme == "proposed" else 2)
 
 
 def _order(schemes):
@@ -41,7 +42,7 @@ def _band(ax, x, ys, scheme, **kw):
     sd = ys.std(0, ddof=1) if len(ys) > 1 else np.zeros_like(mean)
     st = style(scheme)
     line, = ax.plot(x, mean, label=label(scheme), **st, **kw)
-    ax.fill_between(x, mean - sd, mean + sd, color=st["color"], alpha=0.18, lw=0)
+    ax.fill_between(x, mean - sd, mean + sd, color=st["color"], alpha=0.18, lw=0, zorder=1)
     return line
 
 
@@ -118,7 +119,7 @@ def bound_figure(records, experiments=None):
             for i, m in enumerate(("final_loss", "test_accuracy")):
                 axes[i, j].scatter([r["bound"] for r in rs], [(100 if i else 1) * r[m] for r in rs], s=14,
                                    color=st["color"], marker="x" if scheme == PAPER_RANGES else "o",
-                                   alpha=0.75, label=label(scheme))
+                                   alpha=0.75, label=label(scheme), zorder=st["zorder"])
         axes[0, j].set_title(f"{name}\nSpearman (bound, loss) = {rho['final_loss']:+.2f}", fontsize=10)
         axes[1, j].set_title(f"Spearman (bound, accuracy) = {rho['test_accuracy']:+.2f}", fontsize=10)
         axes[1, j].set_xlabel("bound Upsilon of the plan (eq. 34)")
