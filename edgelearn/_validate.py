@@ -56,7 +56,10 @@ def real(name: str, value) -> float:
     """``value`` as a float; :class:`InputTypeError` unless it is a real number (not a bool)."""
     if not _is_real_scalar(value):
         raise InputTypeError(f"{name} = {show(value)} ({_type_name(value)}): must be a real number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} = {show(value)}: must be finite (too large for a float64, max ~1.8e308)") from None
 
 
 def whole(name: str, value, lo: int, hi: int) -> int:
@@ -78,7 +81,7 @@ def whole(name: str, value, lo: int, hi: int) -> int:
 def real_array(name: str, value) -> np.ndarray:
     """``value`` as a float array; :class:`InputTypeError` unless every entry is a real number."""
     if _is_real_scalar(value):
-        return np.asarray(float(value))
+        return np.asarray(real(name, value))
     if isinstance(value, (str, bytes, dict, set)) or value is None:
         raise InputTypeError(f"{name} = {show(value)} ({_type_name(value)}): must be a real number or an array "
                              f"of real numbers")
@@ -95,7 +98,11 @@ def real_array(name: str, value) -> np.ndarray:
             bad = flat[i]
             raise InputTypeError(f"{name} = {show(value)} ({_type_name(value)}): must be a real number or an "
                                  f"array of real numbers (found {show(bad, 20)}, a {type(bad).__name__})")
-        return arr.astype(float)
+        try:
+            return arr.astype(float)
+        except OverflowError:
+            raise ValueError(f"{name} = {show(value)}: every entry must be finite (one is too large for a "
+                             f"float64, max ~1.8e308)") from None
     if arr.dtype.kind not in "iuf" and not (arr.size == 0 and arr.dtype.kind in "iufbO"):
         what = {"b": "booleans", "U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates",
                 "m": "time spans"}.get(arr.dtype.kind, arr.dtype.name)

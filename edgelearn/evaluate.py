@@ -108,6 +108,10 @@ class Report:
         return {c.name: c.slack for c in self.constraints}
 
     def __str__(self):
+        with np.errstate(all="ignore"):     # float64 trouble is explained in the last lines, not warned
+            return self._table()
+
+    def _table(self):
         p, b = self.plan, self.breakdown
         t = self.terms
         lines = [

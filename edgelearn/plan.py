@@ -82,9 +82,13 @@ class Plan:
             raise ValueError("Plan.M + Plan.N = 0: at least one round of training is needed")
         given = dict(D=D, f=f, B=B, f_hat=f_hat, p=p)
         shapes = {k: np.shape(_v.real_array(f"Plan.{k}", given[k])) for k in ("B", "f_hat", "p")}
-        K = next((shapes[k][-1] for k in ("B", "f_hat", "p") if len(shapes[k]) >= 1), None)
-        if K is None:
+        axes = {k: shapes[k][-1] for k in ("B", "f_hat", "p") if len(shapes[k]) >= 1}
+        if not axes:
             raise ValueError("Plan: cannot tell the number of devices K; give B, f_hat or p with a device axis")
+        K = max(axes.values())
+        if any(n not in (1, K) for n in axes.values()):
+            raise ValueError("Plan: B, f_hat and p disagree on the number of devices (their last axis): "
+                             + ", ".join(f"Plan.{k} has shape {shapes[k]}" for k in axes))
         if not 1 <= K <= _v.MAX_DEVICES:
             raise ValueError(f"Plan: the device axis of B, f_hat, p has length {K}: must be in [1, {_v.MAX_DEVICES:,}]")
         rows = {k: _stage(k, given[k], M if _STAGE[k] == "M" else N, None if _STAGE[k] == "M" else K)

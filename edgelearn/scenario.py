@@ -18,7 +18,7 @@ from . import _validate as _v
 __all__ = ["Scenario"]
 
 # kind of each field: "int", "scalar", "device" (one value per device, shape (K,)),
-# "channel" (shape (K,) fixed over rounds, or (N, K) one row per fine-tuning round).
+# "channel" (a scalar or shape (K,) fixed over rounds, or (N, K) one row per fine-tuning round).
 # lower: the allowed range, as (bound, strict).  unit: printed in errors and tables.
 _SPEC: dict[str, dict[str, Any]] = {}
 
@@ -32,8 +32,8 @@ class Scenario:
     """Every constant of the system model (12)-(21) and of the bound (34).
 
     Per-device fields accept a scalar (the same for every device) or an array of
-    length ``K``.  Channel gains accept shape ``(K,)`` (fixed over rounds, as in the
-    paper's experiments) or ``(N, K)`` (one row per fine-tuning round).
+    length ``K``.  Channel gains accept a scalar or shape ``(K,)`` (fixed over rounds, as
+    in the paper's experiments) or ``(N, K)`` (one row per fine-tuning round).
     """
 
     # --- population and learning rate
@@ -105,7 +105,9 @@ class Scenario:
             if arr.shape != (self.K,):
                 raise ValueError(f"{name} has shape {arr.shape}: must be a number or have shape (K,) = ({self.K},)")
         elif kind == "channel":
-            if arr.ndim == 0 or arr.shape[-1] != self.K or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] < 1):
+            if arr.ndim == 0:                           # one gain for every device, fixed over rounds
+                arr = np.full(self.K, float(arr))
+            if arr.shape[-1] != self.K or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] < 1):
                 raise ValueError(
                     f"{name} has shape {arr.shape}: must have shape (K,) = ({self.K},) for channels fixed "
                     f"over rounds, or (N, K) = (N, {self.K}) for one row per fine-tuning round"
