@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import _validate as _v
+
 __all__ = ["Dataset", "Experiment", "load", "split", "partition", "experiment", "EXPERIMENTS",
            "DATASETS", "default_root", "DatasetError", "DatasetNotFoundError", "DatasetCorruptError"]
 
@@ -292,13 +294,16 @@ def load(name: str, root=None, download: bool = False, *, split: str = "train") 
     CINIC-10).  A missing dataset raises :class:`DatasetNotFoundError` saying where the
     files go.
     """
+    if not isinstance(name, str):
+        raise _v.InputTypeError(f"dataset name = {_v.show(name)} ({type(name).__name__}): must be one of "
+                                f"{sorted(DATASETS)}")
     if name == "mnist-5k":
         return _mnist_5k()
     if name == "uci-digits":
         return _uci_digits()
     if name not in _SPLITS:
         raise ValueError(f"dataset name = {name!r}: must be one of {sorted(DATASETS)}")
-    if split not in _SPLITS[name]:
+    if not isinstance(split, str) or split not in _SPLITS[name]:
         raise ValueError(f"split = {split!r}: must be one of {_SPLITS[name]} for {name!r}")
     root = default_root() if root is None else Path(root).expanduser()
     return {"mnist": _mnist, "cifar10": _cifar10, "cinic10": _cinic10}[name](root, split, download)
@@ -307,7 +312,11 @@ def load(name: str, root=None, download: bool = False, *, split: str = "train") 
 # ---------------------------------------------------------------------------- splits
 def split(dataset: Dataset, sizes, seed: int = 0, names=None) -> list[Dataset]:
     """Disjoint class-stratified random subsets of the given sizes (each keeps the label mix)."""
-    sizes = [int(s) for s in sizes]
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise _v.InputTypeError(f"split sizes = {_v.show(sizes)} ({type(sizes).__name__}): must be a list of "
+                                f"whole numbers")
+    sizes = [_v.whole(f"split sizes[{i}]", s, 1, len(dataset)) for i, s in enumerate(sizes)]
+    seed = None if seed is None else _v.whole("split seed", seed, 0, 2**63 - 1)
     if any(s < 1 for s in sizes) or sum(sizes) > len(dataset):
         raise ValueError(f"split sizes = {sizes}: must be >= 1 and sum to at most len(dataset) = {len(dataset)}")
     rng = np.random.default_rng(seed)
@@ -331,14 +340,17 @@ def partition(dataset: Dataset, K: int, scheme: str = "iid", alpha: float = 0.5,
     ``scheme="dirichlet"``: each class is shared out with proportions drawn from
     Dirichlet(alpha, ..., alpha) (small ``alpha``: each device sees few classes).
     """
-    if isinstance(K, bool) or int(K) != K or K < 1 or K > len(dataset):
-        raise ValueError(f"K = {K!r}: must be a whole number in [1, len(dataset) = {len(dataset)}]")
-    K = int(K)
+    try:
+        K = _v.whole("K", K, 1, len(dataset))
+    except ValueError as e:
+        raise type(e)(f"{e} (len(dataset) = {len(dataset)})") from None
+    seed = None if seed is None else _v.whole("partition seed", seed, 0, 2**63 - 1)
     rng = np.random.default_rng(seed)
     if scheme == "iid":
         parts = np.array_split(rng.permutation(len(dataset)), K)
     elif scheme == "dirichlet":
-        if not alpha > 0:
+        alpha = _v.real("alpha", alpha)
+        if not (alpha > 0 and np.isfinite(alpha)):
             raise ValueError(f"alpha = {alpha!r}: must be > 0")
         labels = dataset.labels.numpy()
         for _ in range(100):
@@ -401,7 +413,7 @@ def experiment(name: str, K: int = 3, *, root=None, download: bool = False, sche
     The splits depend on ``seed`` only (not on the training seed), so every scheme of a
     comparison trains and is tested on the same data.
     """
-    if name not in EXPERIMENTS:
+    if not isinstance(name, str) or name not in EXPERIMENTS:
         raise ValueError(f"experiment = {name!r}: must be one of {sorted(EXPERIMENTS)}")
     net, description = EXPERIMENTS[name]
     if name in ("mnist-mnist", "digits-mnist"):

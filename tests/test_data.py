@@ -230,3 +230,17 @@ def test_a_cinic_class_without_images_is_incomplete(tmp_path):
     (root / "cinic10" / "train" / "ship" / "a.png").unlink()
     with pytest.raises(data.DatasetCorruptError, match="incomplete: no PNG files in .*ship"):
         data.load("cinic10", root)
+
+
+def test_wrong_types_are_named():
+    with pytest.raises(TypeError, match=r"dataset name = 3 \(int\): must be one of"):
+        data.load(3)
+    ds = data.load("uci-digits")
+    with pytest.raises(TypeError, match=r"K = '2' \(str\): must be a whole number in \[1, 1,797\] \(len\(dataset\) = 1797\)"):
+        data.partition(ds, "2")
+    with pytest.raises(ValueError, match=r"K = 2\.5: must be a whole number"):
+        data.partition(ds, 2.5)
+    with pytest.raises(TypeError, match=r"alpha = '0\.5' \(str\): must be a real number"):
+        data.partition(ds, 2, "dirichlet", alpha="0.5")
+    with pytest.raises(TypeError, match=r"split sizes\[1\] = None"):
+        data.split(ds, [10, None])
