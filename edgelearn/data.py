@@ -134,9 +134,9 @@ def _uci_digits() -> Dataset:
 
 
 def _corrupt(path, what, name):
-    return DatasetCorruptError(
-        f"dataset {name!r}: {path} {what}. Replace the file (delete it and call load({name!r}, download=True), "
-        f"or copy it again).")
+    how = ("fetch it again from https://github.com/BayesWatch/cinic-10" if name == "cinic10"
+           else f"delete it and call load({name!r}, download=True), or copy it again")
+    return DatasetCorruptError(f"dataset {name!r}: {path} {what}. Replace the file ({how}).")
 
 
 def _read_idx(path: Path, ndim: int, name: str = "mnist") -> np.ndarray:
@@ -271,7 +271,7 @@ def _cinic10(root: Path, split_: str, download: bool) -> Dataset:
                                      f"{xs[0].shape[2]}x{xs[0].shape[1]}: every image must have the same size",
                                "cinic10")
             if not xs:
-                first = path.name
+                first = f"{cls}/{path.name}"
             xs.append(x)
             ys.append(label)
     if not xs:
