@@ -34,6 +34,8 @@ class Scenario:
     Per-device fields accept a scalar (the same for every device) or an array of
     length ``K``.  Channel gains accept a scalar or shape ``(K,)`` (fixed over rounds, as
     in the paper's experiments) or ``(N, K)`` (one row per fine-tuning round).
+    Every value must be a real number (not a string, None or a bool: those raise a
+    ``TypeError`` naming the field); ``K`` is a whole number in [1, 10^6].
     """
 
     # --- population and learning rate

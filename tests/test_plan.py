@@ -120,3 +120,20 @@ def test_a_plan_pickles_compactly(hand):
     plan = el.Plan.uniform(hand, 10**9, 10**9)
     blob = pickle.dumps(plan)
     assert len(blob) < 2000 and pickle.loads(blob) == plan
+
+
+def test_training_a_compact_plan_matches_training_its_materialised_arrays():
+    """train.run reads plan.D[m] and plan.B[n] per round: broadcast views and full copies train alike."""
+    pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from edgelearn import train
+
+    s = el.scenarios.mnist()
+    plan = el.Plan.uniform(s, 3, 2, D=16, B=[4, 5, 6])
+    full = SimpleNamespace(M=plan.M, N=plan.N, K=plan.K, integer_batches=True,
+                           **{k: np.array(getattr(plan, k)) for k in ("D", "f", "B", "f_hat", "p")})
+    assert full.D.strides != (0,) and plan.D.strides == (0,)
+    a = train.run(s, plan, "mnist-mnist", cache=False, progress=False, eval_every=0)
+    b = train.run(s, full, "mnist-mnist", cache=False, progress=False, eval_every=0)
+    assert np.array_equal(a.loss, b.loss) and np.array_equal(a.time, b.time) and a.samples == b.samples == 3 * 16 + 2 * 15
