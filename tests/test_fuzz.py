@@ -8,7 +8,7 @@
 * ``solve`` on random valid scenarios: a feasible plan, or ``InfeasibleBudgetError`` whose needed
   value is finite and above the given one.
 
-The examples are derandomized (the same every run) and bounded so the module takes ~20 s.  Counts
+The examples are derandomized (a fixed seed) and bounded so the module takes ~15-25 s.  Counts
 of the inputs tried and the outcomes: ``pytest tests/test_fuzz.py -s`` prints them, and
 ``EDGELEARN_FUZZ_REPORT=path`` writes them as JSON.
 """
@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import edgelearn as el
+from edgelearn.plan import distinct_rows
 from edgelearn.solver.problem import SCHEMES
 
 COUNTS = collections.Counter()
@@ -119,7 +120,8 @@ def test_bad_plan_fields_get_clear_errors_naming_the_field(field, value, uniform
     if not (uniform and value is None):             # None: Plan.uniform's documented default
         assert not isinstance(value, (str, bytes, bool, complex, type(None), np.bool_)), (field, value)
     for a in (plan.D, plan.f, plan.B, plan.f_hat, plan.p):
-        assert np.all(np.isfinite(a)) and np.all(a > 0)
+        rows = distinct_rows(a)[0]            # M may be 10^12: look at the stored rows, not the broadcast view
+        assert np.all(np.isfinite(rows)) and np.all(rows > 0)
 
 
 def test_uniform_rejects_a_non_scenario():
@@ -280,7 +282,7 @@ _SOLVER_ISSUE = ("main's solver, before the solver fix (issue 11) lands: remove 
 
 
 @pytest.mark.xfail(strict=False, reason=_SOLVER_ISSUE + "InfeasibleBudgetError('delay/energy budgets = nan ... at "
-                   "least nan is needed') when no (M, N) meets both budgets (4 of 16 examples, all with one channel draw per round)")
+                   "least nan is needed') when no (M, N) meets both budgets (4 of the 16 examples in our runs, all with one channel draw per round)")
 def test_solve_infeasible_budget_error_needs_a_finite_value_above_the_given_one():
     outcomes = _solve_outcomes()
     assert any(o[1].startswith("InfeasibleBudgetError") for o in outcomes)
