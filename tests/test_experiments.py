@@ -112,6 +112,15 @@ def test_run_command_resumes_and_flags_stale_runs(tmp_path):
     files[0].unlink()                                                        # an interrupted run
     c3 = ex.run_experiments([spec], root=tmp_path, progress=False)
     assert (c3["trained"], c3["kept"]) == (1, c1["trained"] - 1)
+    # a plan whose clocks or powers moved (same rounds and batches): refreshed, not retrained
+    z = dict(np.load(files[1]))
+    meta = json.loads(str(z.pop("meta")))
+    meta["plan_digest"], loss = "0" * 64, z["loss"].copy()
+    np.savez_compressed(files[1], meta=np.array(json.dumps(meta)), **z)
+    c4 = ex.run_experiments([spec], root=tmp_path, progress=False)
+    assert (c4["trained"], c4["refreshed"]) == (0, 1)
+    again = ex.read_run(files[1])
+    assert again["plan_digest"] != "0" * 64 and np.array_equal(again["loss"], loss) and "refreshed" in again
     rec = ex.read_run(files[0])
     assert {"plan_digest", "scenario_digest", "code_hash", "versions", "device", "seed"} <= set(rec)
     # a run made by other code is reported as stale, not silently used

@@ -33,7 +33,8 @@ def main(argv=None) -> int:
 
         c = run_experiments(None if a.all else a.names, root=a.root, device=a.device, seeds=a.seeds,
                             threads=a.threads, force=a.force)
-        print(f"trained {c['trained']}, kept {c['kept']} current runs, {c['infeasible']} infeasible "
+        print(f"trained {c['trained']}, kept {c['kept']} current runs, refreshed {c['refreshed']} (same training, "
+              f"new clock/energy/bound), {c['infeasible']} infeasible "
               f"(point, scheme) pairs, {c['wall_time']:.1f} s")
         return 0
     recs = store.results(root=a.root)

@@ -22,7 +22,15 @@ __all__ = ["run_experiments", "plan_digest", "tasks", "reproduce", "plan_changes
 
 
 def plan_digest(plan) -> str:
+    """A hash of every value of the plan (rounds, batches, clocks, powers)."""
     return make_key(*[np.asarray(getattr(plan, k), float) for k in store._PLAN_FIELDS])
+
+
+def learning_digest(plan, scenario) -> str:
+    """A hash of what the training depends on in a plan and its scenario: the rounds, the batch
+    sizes, gamma and K (clocks and powers only move the simulated clock and energy)."""
+    return make_key(plan.M, plan.N, np.asarray(plan.D, int), np.asarray(plan.B, int), float(scenario.gamma),
+                    int(scenario.K))
 
 
 def tasks(spec) -> list:
@@ -53,15 +61,21 @@ def tasks(spec) -> list:
     return out
 
 
-def _current(path, code, data, scenario_digest, pdigest) -> bool:
+def _state(path, code, data, scenario_digest, pdigest, ldigest, old_ldigest):
+    """``"current"``, ``"refresh"`` (the same training, but the plan's clocks or powers or the
+    scenario moved: only the simulated clock, energy and bound need recomputing) or ``"train"``;
+    with the stored record (or None)."""
     if not path.is_file():
-        return False
+        return "train", None
     try:
-        meta = store.read_run(path)
+        rec = store.read_run(path)
     except Exception:          # unreadable: redo
-        return False
-    return (meta.get("code_hash"), meta.get("data_hash"), meta.get("scenario_digest"), meta.get("plan_digest")) == \
-        (code, data, scenario_digest, pdigest)
+        return "train", None
+    if (rec.get("code_hash"), rec.get("data_hash")) != (code, data):
+        return "train", rec
+    if (rec.get("scenario_digest"), rec.get("plan_digest")) == (scenario_digest, pdigest):
+        return "current", rec
+    return ("refresh" if rec.get("learning_digest", old_ldigest) == ldigest else "train"), rec
 
 
 def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads: int = 1,
@@ -70,7 +84,10 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
 
     ``device="auto"``: CUDA when present, else the CPU (with ``threads`` torch threads; the
     shipped results are single-threaded CPU runs, which reproduce bit for bit).  Returns counts:
-    ``{"trained": ..., "kept": ..., "infeasible": ..., "wall_time": ...}``.
+    ``{"trained": ..., "kept": ..., "refreshed": ..., "infeasible": ..., "wall_time": ...}``; a run
+    is refreshed, not retrained, when only its plan's clocks or powers (or the scenario's
+    non-learning fields) moved: its training numbers stay, its simulated clock, energy and bound
+    are recomputed.
     """
     import shutil
     import tempfile
@@ -80,6 +97,7 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
 
     from ..evaluate import evaluate
     from ..solver import regime_of
+    from ..system import breakdown
     from ..train import code_hash, data_hash, pick_device, run
 
     root = store.results_dir() if root is None else root
@@ -89,7 +107,7 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
         torch.set_num_threads(int(threads))
     code, vers = code_hash(), store.versions()
     start = time.perf_counter()
-    counts = {"trained": 0, "kept": 0, "infeasible": 0}
+    counts = {"trained": 0, "kept": 0, "refreshed": 0, "infeasible": 0}
     work, datas = [], {}
     for name in tqdm(names, desc="solving plans", disable=not progress, leave=False, unit="experiment"):
         spec = named.get(name) if isinstance(name, str) else name
@@ -110,8 +128,15 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
             continue
         if (folder / "infeasible.json").exists():
             (folder / "infeasible.json").unlink()
-        sd, pdig = s.digest(), plan_digest(plan)
+        sd, pdig, ldig = s.digest(), plan_digest(plan), learning_digest(plan, s)
         plan_file = folder / "plan.npz"
+        old_ldig = None
+        if plan_file.is_file():
+            try:
+                old_plan, _ = store.read_plan(plan_file)
+                old_ldig = learning_digest(old_plan, s)
+            except Exception:
+                pass
         if force or not plan_file.is_file() or store.read_plan(plan_file)[1].get("digest") != pdig:
             store.write_plan(plan_file, plan, pdig)
         rep = evaluate(s, plan)
@@ -122,8 +147,24 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
         for seed in (spec.seeds if seeds is None else seeds):
             path = store.run_path(root, spec.name, point, scheme, seed)
             bar.set_postfix_str(f"{spec.name} {point} {scheme} seed {seed}", refresh=False)
-            if not force and _current(path, code, dhash, sd, pdig):
+            state, old = _state(path, code, dhash, sd, pdig, ldig, old_ldig)
+            if not force and state == "current":
                 counts["kept"] += 1
+                bar.update(1)
+                continue
+            if not force and state == "refresh":     # same training: new clock, energy and bound only
+                from types import SimpleNamespace
+
+                t_sim, e_sim = breakdown(s, plan).cumulative()
+                meta = {k: v for k, v in old.items() if k not in store._ARRAYS + ("path",)}
+                meta.update(tau0=float(s.tau0), E0=float(s.E0), bound=float(rep.bound), delay=float(rep.delay),
+                            energy_total=float(rep.energy), scenario_digest=sd, plan_digest=pdig,
+                            learning_digest=ldig, refreshed=store.now())
+                h = SimpleNamespace(loss=old["loss"], time=t_sim, energy=e_sim, eval_round=old["eval_round"],
+                                    test_accuracy=old["eval_accuracy"], test_loss=old["eval_test_loss"],
+                                    task_loss=old["eval_task_loss"])
+                store.write_run(path, meta, h)
+                counts["refreshed"] += 1
                 bar.update(1)
                 continue
             eval_every = max(1, (plan.M + plan.N) // 5) if point == "nominal" else 0
@@ -141,7 +182,7 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
                 "device": h.device, "threads": torch.get_num_threads() if dev.type == "cpu" else None,
                 "wall_time": float(h.wall_time), "reused": bool(h.cached), "versions": vers,
                 "code_hash": code, "data_hash": dhash,
-                "scenario_digest": sd, "plan_digest": pdig, "created": store.now(),
+                "scenario_digest": sd, "plan_digest": pdig, "learning_digest": ldig, "created": store.now(),
             }
             store.write_run(path, meta, h)
             counts["trained"] += 1
@@ -180,6 +221,8 @@ def reproduce(record, *, device="cpu", threads: int | None = None):
 def plan_changes(records, points=("nominal",)) -> list[dict]:
     """Re-solve the plans of ``records`` at ``points`` with the current solver and list those
     that differ from the shipped plan: ``experiment, point, scheme, shipped (M, N), current (M, N)``
+    and ``learning`` (True when rounds or batch sizes differ, so the training would change; False
+    when only clocks or powers moved)
     (a changed solver leaves the shipped runs valid as runs of their plans, but no longer of the
     solver's answer)."""
     from ..solver import InfeasibleBudgetError
@@ -199,6 +242,8 @@ def plan_changes(records, points=("nominal",)) -> list[dict]:
         except InfeasibleBudgetError:
             current, same = None, False
         if not same:
+            shipped, _ = store.read_plan(Path(r["path"]).parent / "plan.npz")
+            learning = current is None or learning_digest(shipped, s) != learning_digest(plan, s)
             out.append({"experiment": key[0], "point": key[1], "scheme": key[2], "shipped": (r["M"], r["N"]),
-                        "current": current})
+                        "current": current, "learning": learning})
     return out

@@ -28,6 +28,7 @@ __all__ = ["results_dir", "results", "run_path", "write_run", "read_run", "versi
 PAPER_RANGES = "proposed_paper_ranges"
 
 _PLAN_FIELDS = ("D", "f", "B", "f_hat", "p")
+_ARRAYS = ("loss", "time", "energy", "eval_round", "eval_accuracy", "eval_test_loss", "eval_task_loss")
 
 
 def results_dir() -> Path:
