@@ -305,6 +305,21 @@ def _least(s, scheme, pairs, stats):
     return delay, energy, which
 
 
+def _cheapest_plan(s, scheme, pairs, stats):
+    """The least-energy plan with the smallest batches on one of ``pairs`` (at most one fine-tuning round)."""
+    first = _first_row(s)
+    dmin = 1.0 if scheme != "fixed_batch" else float(s.D_max)
+    bmin = np.ones(s.K) if scheme != "fixed_batch" else np.asarray(s.B_max, float)
+    for M, N in pairs:
+        _, plan = min_energy(first, M, N, dmin, bmin, scheme, stats)
+        if plan is not None:
+            plan = Plan(M=plan.M, N=plan.N, D=plan.D, f=plan.f, B=plan.B, f_hat=plan.f_hat, p=plan.p)
+            if evaluate(s, plan).feasible:
+                return plan
+    raise RuntimeError(f"solve: a plan fits the budgets but the per-round solver found none (scheme {scheme!r}); "
+                       "please report this scenario")
+
+
 def _raise_infeasible(s, scheme, pairs, stats):
     delay, energy, which = _least(s, scheme, pairs, stats)
     if delay > s.tau0:
@@ -415,9 +430,15 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
         if bar is not None:
             bar.close()
         if best[3] is None:
-            _raise_infeasible(s, scheme, [(b.M[0], b.N[0]) for b in brs], stats)
-            raise InfeasibleBudgetError("energy budget E0", np.nextafter(s.E0, np.inf), s.E0, "J",
-                                        "no (M, N) meets both budgets")
+            cheapest = [(b.M[0], b.N[0]) for b in brs]
+            _raise_infeasible(s, scheme, cheapest, stats)
+            # a plan fits (one round on the first channel row), but the search found none:
+            # return that cheapest plan, not certified
+            plan = _cheapest_plan(s, scheme, cheapest, stats)
+            v = evaluate(s, plan).bound
+            best = (v, plan.M, plan.N, plan)
+            search.pairs[(plan.M, plan.N)] = (v, plan)
+            gap, lower = np.inf, min(lower, v)
         v, Mb, Nb, plan = best
         pair = (Mb, Nb)
         evaluated = {k: val[0] for k, val in search.pairs.items()}
