@@ -359,7 +359,9 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
         if plan is None:
             _raise_infeasible(s, scheme, [(M, N)], stats)
             raise InfeasibleBudgetError("energy budget E0", np.nextafter(s.E0, np.inf), s.E0, "J",
-                                        f"no plan with M = {M}, N = {N} meets both budgets")
+                                        f"no plan with M = {M}, N = {N} meets both budgets within tau0; "
+                                        "with per-round channels the least energy of a given pair is not computed, "
+                                        "only that it is above E0")
         lower, pair, evaluated = v, (M, N), {(M, N): v}
     else:
         search = _Search(s, scheme, R_all, stats)
