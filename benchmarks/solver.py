@@ -27,13 +27,20 @@ def sweeps():
     print("== scaling (CIFAR setup, c = c_hat = 4, W = 0; first call at each size, this process) ==")
     print(f"{'sweep':>20} {'K':>4} {'N rows':>6} {'seconds':>9} {'ratio':>8} {'M*':>5} {'N*':>5} "
           f"{'Upsilon':>10} {'lower bd':>10} {'cert. gap':>9} {'solves':>6}")
-    for r in scaling():
+    def show(r):
         if r["seconds"] != r["seconds"]:
-            print(f"{r['sweep']:>20} {r['K']:>4} {r['N'] or '-':>6}   skipped (the previous size took longer than the limit)")
-            continue
+            print(f"{r['sweep']:>20} {r['K']:>4} {r['N'] or '-':>6}   skipped (the previous size took longer than the limit)",
+                  flush=True)
+            return
         print(f"{r['sweep']:>20} {r['K']:>4} {r['N'] or '-':>6} {r['seconds']:9.2f} {r['ratio']:8.2f} {r['M']:>5} "
               f"{r['N_opt']:>5} {r['upsilon']:10.5g} {r['lower_bound']:10.5g} {r['certified_gap']:9.2g} "
-              f"{r['convex_solves']:>6}")
+              f"{r['convex_solves']:>6}", flush=True)
+
+    rows = scaling(on_row=show)
+    k = {r["K"]: r["seconds"] for r in rows if r["sweep"] == "devices K"}
+    n = {r["N"]: r["ratio"] for r in rows if r["sweep"] == "per-round channels"}
+    print(f"ratio K = 100 / K = 3: {k[100] / k[3]:.2f} (goal <= 5);  K = 300: {k[300]:.1f} s (goal well under 60 s);  "
+          f"per-round N = 200, K = 10 / static K = 10: {n.get(200, float('nan')):.1f} (goal <= 30)")
 
 
 def main():

@@ -56,17 +56,19 @@ def scaling_base():
     return cifar().replace(c=4.0, c_hat=4.0, wasserstein=0.0)
 
 
-def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 200, 500), K_rounds=10, base=None, time_limit=300.0):
+def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 200, 500), K_rounds=10, base=None, time_limit=300.0,
+            on_row=None):
     """Wall time of ``solve`` (first call at each size, in this process) against the number of devices K,
     and with per-round channels against the number of channel rows N (K = ``K_rounds``).
 
     Returns a list of rows (dicts: sweep, K, N, seconds, ratio, M, N_opt, upsilon, lower_bound,
     certified_gap, convex_solves).  ``ratio``: against K = Ks[0] for the K sweep, against the
     static solve at K = K_rounds for the N sweep.  Once one size takes longer than ``time_limit``
-    seconds, larger sizes of that sweep are skipped (seconds = nan).
+    seconds, larger sizes of that sweep are skipped (seconds = nan).  ``on_row``: called with each
+    row as soon as it is measured (to print progress).
     """
     base = scaling_base() if base is None else base
-    rows, ref = [], None
+    rows, ref = _Rows(on_row), None
     skip = False
     for K in Ks:
         row = dict(sweep="devices K", K=K, N=None)
@@ -89,7 +91,18 @@ def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 200, 500), K_rounds=10, base=N
         sol, t = _timed(lambda: solve(s, progress=False))
         rows.append(_row(row, sol, t, t_static))
         skip = t > time_limit
-    return rows
+    return list(rows)
+
+
+class _Rows(list):
+    def __init__(self, on_row):
+        super().__init__()
+        self.on_row = on_row
+
+    def append(self, row):
+        super().append(row)
+        if self.on_row is not None:
+            self.on_row(row)
 
 
 def _row(row, sol, t, ref):
