@@ -45,6 +45,8 @@ __all__ = ["PerRoundProgram", "solve_pair_per_round", "solve_per_round"]
 #: visiting every N would cost R solves (issue 11 allows a stated gap of 1e-4).  The shortfall
 #: actually accepted is Solution.certified_gap.
 RTOL = 1e-4
+#: Most channel rows x devices the per-round program is built for (memory; see solve_per_round).
+MAX_CELLS = 1000
 _C = dict(equilibrate_enable=True, max_iter=300, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
 #: The per-round program is larger (R K cones of each kind): CLARABEL at 1e-8 with and without
 #: equilibration, then at 1e-7 and 1e-6.  No SCS: on this size it takes minutes.
@@ -351,6 +353,12 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
     t0 = time.perf_counter()
     stats = {"method": method, "scheme": scheme, "per_round": True}
     R_all = int(s.max_channel_rounds)
+    cells = (R_all if M is None else N) * s.K
+    if cells > MAX_CELLS:
+        raise ValueError(f"per-round channels: {R_all} channel rows x K = {s.K} devices = {cells} round-device "
+                         f"cells; this solver handles at most {MAX_CELLS} (its compiled program grows with the "
+                         "cells: about 20 GB at 2000).  Pass fewer rows (g_up[:N], g_down[:N]) or channels "
+                         "fixed over rounds")
     gap = 0.0
     if M is not None:
         if N > R_all:
