@@ -27,10 +27,13 @@ not exist still warn, so ``-n`` keeps catching typos.
 
 5. Napoleon leaves property and attribute docstrings alone: it would read
 "Energy of each round (N,): ..." as "type: description".
+
+6. No execution stall on ``Output`` widgets (see :func:`patch_nbclient_output_widget`).
 """
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import shutil
@@ -173,7 +176,55 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     files[:] = keep
 
 
+def _report_send_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logging.getLogger(__name__).warning("Output widget state not sent to the kernel: %r",
+                                            future.exception())
+
+
+def patch_nbclient_output_widget() -> bool:
+    """Make nbclient's ``Output``-widget stand-in send through the asyncio socket.
+
+    Upstream bug jupyter/nbclient#312 (also jupyter/jupyter_client#1059): nbclient 0.11's
+    ``OutputWidget._publish_msg`` sends its ``comm_msg`` with ``shell_channel.send``, i.e.
+    ``Session.send`` on a plain *blocking* shadow of the client's asyncio zmq socket.  That send
+    consumes the socket's edge-triggered wake-up, so an ``execute_reply`` that has just arrived is
+    not read until the per-cell timeout fires (a 10 s notebook then takes 600 s, and "succeeds").
+    Here the message is serialised by the session and sent with ``send_multipart`` on the asyncio
+    socket itself, which keeps the event loop's wake-up intact.  The build executes notebooks in
+    this process (myst-nb -> jupyter-cache -> nbclient), so patching the class here fixes the
+    build.  Returns True when the patch is (now) in place.
+    """
+    try:
+        from nbclient import output_widget
+        from nbclient.jsonutil import json_clean
+    except ImportError:                                # nothing executes notebooks: nothing to fix
+        return False
+    cls = output_widget.OutputWidget
+    if getattr(cls._publish_msg, "_edgelearn_patched", False):
+        return True
+
+    def _publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+        data = {} if data is None else data
+        metadata = {} if metadata is None else metadata
+        content = json_clean(dict(data=data, comm_id=self.comm_id, **keys))
+        kc = self.kernel_client
+        msg = kc.session.msg(msg_type, content=content, parent=self.parent_header, metadata=metadata)
+        socket = kc.shell_channel.socket
+        frames = kc.session.serialize(msg)
+        result = socket.send_multipart(frames)          # a Future on an asyncio socket
+        if hasattr(result, "add_done_callback"):
+            result.add_done_callback(_report_send_failure)
+        return None
+
+    _publish_msg._edgelearn_patched = True
+    _publish_msg.__doc__ = cls._publish_msg.__doc__
+    cls._publish_msg = _publish_msg
+    return True
+
+
 def setup(app):
+    patch_nbclient_output_widget()
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("build-finished", _copy_mathjax)
