@@ -1,0 +1,231 @@
+"""The notebooks in a real JupyterLab, driven by Playwright with Debian's chromium.
+
+Starts ``jupyter lab`` on 127.0.0.1 with a random token (autosave off, so no notebook of the
+repository gets outputs written into it; the test checks the files are unchanged), and for every
+notebook of ``_toc.yml`` with a live explorer (an ipywidgets cell) opens it, runs all cells and
+checks that:
+
+- Lab did not have to ask which kernel to use (the notebook has a kernelspec);
+- no output holds an error;
+- the live explorer's sliders are wide and their labels are shown whole;
+- moving a slider with the keyboard redraws the explorer's figure;
+- a kernel-free explorer (``frame_slider``) answers the arrow keys inside Lab too (Lab's
+  shortcuts would swallow them without ``data-lm-suppress-shortcuts``).
+
+The Lab server is stopped by its pid at the end.  Needs ``/usr/bin/chromium``
+(``bash scripts/install.sh --browser``), ``playwright`` and ``jupyterlab``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from test_site import CHROMIUM, FLAGS, toc_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+_IN_CI = bool(os.environ.get("CI"))
+RUN_TIMEOUT_S = 600          # one notebook, all cells
+MIN_SLIDER_PX = 300          # "sliders wide" (ipywidgets' default is about 125 px of track)
+
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:
+    playwright_api = None
+
+
+def _missing() -> str | None:
+    if playwright_api is None:
+        return "the playwright package is missing"
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing: run `bash scripts/install.sh --browser`"
+    if shutil.which("jupyter-lab", path=str(Path(sys.executable).parent)) is None:
+        return "jupyterlab is not installed in this environment"
+    return None
+
+
+def live_notebooks() -> list[Path]:
+    """The notebooks of the table of contents that hold a live (ipywidgets) explorer."""
+    return [p for p in toc_notebooks()
+            if any(c["cell_type"] == "code" and "ipywidgets" in "".join(c["source"])
+                   for c in json.loads(p.read_text())["cells"])]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    why = _missing()
+    if why:
+        if _IN_CI:
+            pytest.fail(why)
+        pytest.skip(why)
+    tmp = Path(tempfile.mkdtemp(prefix="edgelearn-lab-"))
+    settings = tmp / "settings" / "@jupyterlab" / "docmanager-extension"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [str(Path(sys.executable).with_name("jupyter-lab")), "--no-browser", "--ip=127.0.0.1",
+           f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
+           f"--ServerApp.root_dir={ROOT}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
+           f"--LabApp.workspaces_dir={tmp / 'workspaces'}", "--ServerApp.open_browser=False"]
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
+    log = open(tmp / "lab.log", "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start:\n{(tmp / 'lab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield {"base": base, "token": token}
+    finally:
+        proc.send_signal(signal.SIGTERM)                     # by its pid
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    profile = tempfile.mkdtemp(prefix="edgelearn-lab-chromium-")
+    with playwright_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+                                                   args=FLAGS, viewport={"width": 1400, "height": 1000})
+        yield ctx
+        ctx.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+# JavaScript run in the Lab page.
+PROMPTS = """() => Array.from(document.querySelectorAll(
+    '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')).map(p => p.textContent.trim())"""
+ERRORS = """() => Array.from(document.querySelectorAll(
+    '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]'))
+    .map(e => e.textContent.slice(0, 300))"""
+SLIDERS = """() => Array.from(document.querySelectorAll('.jp-OutputArea .widget-slider')).map(s => {
+    const label = s.querySelector('.widget-label');
+    const track = s.querySelector('.slider-container, .noUi-target');
+    return {label: label ? label.textContent : '',
+            cut: label ? label.scrollWidth > label.clientWidth + 1 : false,
+            track: track ? track.getBoundingClientRect().width : 0};
+})"""
+
+
+def _run_all(page):
+    page.locator(".jp-MenuBar .lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def _wait_until_run(page, timeout_s: float) -> list[str]:
+    """Wait until every code cell has an execution count; return the prompts."""
+    deadline = time.monotonic() + timeout_s
+    prompts = []
+    while time.monotonic() < deadline:
+        prompts = page.evaluate(PROMPTS)
+        if prompts and all(p.startswith("[") and p[1:-2].strip().isdigit() for p in prompts):
+            return prompts
+        page.wait_for_timeout(1000)
+    return prompts
+
+
+def _figure_src(output):
+    imgs = output.locator(".widget-output img")
+    return imgs.first.get_attribute("src") if imgs.count() else None
+
+
+@pytest.mark.parametrize("path", live_notebooks(), ids=lambda p: p.name)
+def test_live_explorer_in_jupyterlab(lab, browser, path):
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    rel = path.relative_to(ROOT).as_posix()
+    page = browser.new_page()
+    page_errors = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    try:
+        page.goto(f"{lab['base']}/lab/workspaces/t-{path.stem}/tree/{rel}?reset&token={lab['token']}",
+                  wait_until="domcontentloaded", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.wait_for_timeout(2000)
+        dialogs = page.locator(".jp-Dialog")
+        asked = dialogs.count() and "kernel" in dialogs.first.inner_text().lower()
+        assert not asked, f"{path.name}: Lab asked which kernel to use (no kernelspec in the notebook)"
+        if dialogs.count():
+            page.keyboard.press("Escape")
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
+                               ".jp-KernelStatus", timeout=120_000)
+        _run_all(page)
+        prompts = _wait_until_run(page, RUN_TIMEOUT_S)
+        assert prompts and all(p[1:-2].strip().isdigit() for p in prompts), (
+            f"{path.name}: not every cell ran within {RUN_TIMEOUT_S} s: {prompts}")
+        errors = page.evaluate(ERRORS)
+        assert not errors, f"{path.name}: outputs with errors: {errors}"
+
+        # The live explorer: wide sliders, whole labels, a figure that follows the slider.
+        outputs = page.locator(".jp-OutputArea-output:has(.widget-slider)")
+        assert outputs.count(), f"{path.name}: no live explorer (ipywidgets slider) was drawn"
+        sliders = page.evaluate(SLIDERS)
+        cut = [s["label"] for s in sliders if s["cut"]]
+        narrow = [f"{s['label']} ({s['track']:.0f} px)" for s in sliders if s["track"] < MIN_SLIDER_PX]
+        assert not cut, f"{path.name}: slider labels cut off: {cut}"
+        assert not narrow, f"{path.name}: sliders narrower than {MIN_SLIDER_PX} px: {narrow}"
+        moved = []
+        for k in range(outputs.count()):
+            out = outputs.nth(k)
+            out.scroll_into_view_if_needed()
+            src = _figure_src(out)
+            assert src, f"{path.name}: live explorer {k} shows no figure"
+            out.locator(".noUi-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and _figure_src(out) in (src, None):
+                page.wait_for_timeout(500)
+            moved.append(_figure_src(out) not in (src, None))
+        assert all(moved), f"{path.name}: live explorers whose figure did not change: " \
+                           f"{[k for k, m in enumerate(moved) if not m]}"
+        assert not page.evaluate(ERRORS), f"{path.name}: an error after moving a slider"
+
+        # A kernel-free explorer on the same notebook answers the keyboard inside Lab.
+        frames = page.locator(".jp-OutputArea .el-frame-slider")
+        for k in range(frames.count()):
+            root = frames.nth(k)
+            slider = root.locator("input.el-fs-slider").first
+            if slider.get_attribute("max") == "0":
+                continue
+            slider.scroll_into_view_if_needed()
+            src = root.locator("img.el-fs-frame").get_attribute("src")
+            slider.focus()
+            page.keyboard.press("ArrowRight")
+            assert root.locator("img.el-fs-frame").get_attribute("src") != src, (
+                f"{path.name}: frame_slider {k} ignored ArrowRight inside Lab")
+        assert not page_errors, f"{path.name}: JavaScript errors in Lab: {page_errors[:5]}"
+    finally:
+        page.close()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before, f"{path.name} was modified by Lab"
