@@ -49,7 +49,7 @@ STAGE_COLORS = {
     "upload": "#E69F00",
 }
 
-#: The four terms of the bound (Theorem 3.1, eq. 34), as :meth:`edgelearn.bound.Terms.as_dict` names them.
+#: The four terms of the bound (Theorem 3.1, eq. 34), named as ``Terms.as_dict()`` of ``edgelearn.bound`` names them.
 TERM_COLORS = {
     "pretrain_variance": STAGE_COLORS["pretrain"],
     "finetune_variance": STAGE_COLORS["finetune"],

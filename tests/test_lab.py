@@ -6,6 +6,7 @@ notebook of ``_toc.yml`` with a live explorer (an ipywidgets cell) opens it, run
 checks that:
 
 - Lab did not have to ask which kernel to use (the notebook has a kernelspec);
+- MyST renders (``jupyterlab-myst``): no role such as ``{eq}`` or directive fence is shown raw;
 - no output holds an error;
 - the live explorer's sliders are wide and their labels are shown whole;
 - moving a slider with the keyboard redraws the explorer's figure;
@@ -140,6 +141,13 @@ SLIDERS = """() => Array.from(document.querySelectorAll('.jp-OutputArea .widget-
 })"""
 
 
+RAW_MYST = r"""() => {
+    const text = Array.from(document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown, .jp-MarkdownCell .myst'))
+        .map(e => e.innerText).join('\n');
+    return (text.match(/\{(eq|cite|func|class|meth|doc|ref|numref)\}`[^`]*`|```\{[a-z-]+\}/g) || []);
+}"""
+
+
 def _run_all(page):
     page.locator(".jp-MenuBar .lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
@@ -179,6 +187,8 @@ def test_live_explorer_in_jupyterlab(lab, browser, path):
         assert not asked, f"{path.name}: Lab asked which kernel to use (no kernelspec in the notebook)"
         if dialogs.count():
             page.keyboard.press("Escape")
+        raw = page.evaluate(RAW_MYST)
+        assert not raw, f"{path.name}: MyST shown raw in Lab (is jupyterlab-myst installed?): {raw[:5]}"
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
                                ".jp-KernelStatus", timeout=120_000)
         _run_all(page)
