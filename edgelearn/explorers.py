@@ -182,12 +182,12 @@ def frame_slider(make_figure: Callable[..., Any], sliders: Mapping[str, Sequence
 
 
 def slider(label: str, values: Sequence[Any], value: Any, *, unit: str = "", fmt: str | None = None,
-           width: str = "36em", label_width: str = "16em"):
+           width: str = "52em", label_width: str = "16em"):
     """An ipywidgets slider over ``values`` that starts exactly on ``value``.
 
     A ``SelectionSlider``: it steps through the given values only (so a default such as
     ``E0 = 300`` or ``N = 100`` is shown as stated, never snapped to a neighbour of a grid), is
-    ``width`` wide, shows ``label`` whole (``label_width`` of room; LaTeX such as ``$\\hat f$`` is
+    as wide as the notebook allows up to ``width``, shows ``label`` whole (``label_width`` of room; LaTeX such as ``$\\hat f$`` is
     rendered) and prints each value with its ``unit``.
 
     Parameters
@@ -214,7 +214,7 @@ def slider(label: str, values: Sequence[Any], value: Any, *, unit: str = "", fmt
     options = [(f"{show(v)} {unit}".strip(), v) for v in vals]
     return widgets.SelectionSlider(
         options=options, value=value, description=label, continuous_update=False,
-        layout=widgets.Layout(width=width), style={"description_width": label_width})
+        layout=widgets.Layout(width="100%", max_width=width), style={"description_width": label_width})
 
 
 def live_explorer(make_figure: Callable[..., Any], controls: Mapping[str, Any], *, caption: str,

@@ -151,7 +151,7 @@ def test_slider_starts_on_its_stated_value_and_shows_units():
     assert s.value == 300.0 and s.label == "300 J"       # exactly the stated default, with its unit
     assert [o[0] for o in s.options] == ["100 J", "300 J", "1000 J"]
     assert s.description == "energy budget $E_0$"
-    assert s.layout.width == "36em" and s.style.description_width == "16em"
+    assert s.layout.max_width == "52em" and s.style.description_width == "16em"
     with pytest.raises(ValueError, match="one of its values"):
         slider("N", [1, 50, 101], 100)
     with pytest.raises(ValueError, match="at least two"):

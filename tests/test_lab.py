@@ -13,6 +13,12 @@ checks that:
 - a kernel-free explorer (``frame_slider``) answers the arrow keys inside Lab too (Lab's
   shortcuts would swallow them without ``data-lm-suppress-shortcuts``).
 
+Each notebook is executed once in the whole test suite: the outputs of this run in Lab (taken
+before any slider moves) are stored in the book's execution cache (``_build/.jupyter_cache``,
+keyed by the notebook's code, as jupyter-cache does), so the build of ``test_site`` renders them
+instead of executing the notebook a second time.  Set ``EDGELEARN_LAB_FILL_CACHE=0`` to keep the
+cache untouched.
+
 The Lab server is stopped by its pid at the end.  Needs ``/usr/bin/chromium``
 (``bash scripts/install.sh --browser``), ``playwright`` and ``jupyterlab``.
 """
@@ -57,11 +63,21 @@ def _missing() -> str | None:
     return None
 
 
+LIVE_MARKS = ("ipywidgets", "live_explorer(")
+
+
 def live_notebooks() -> list[Path]:
-    """The notebooks of the table of contents that hold a live (ipywidgets) explorer."""
+    """The notebooks of the table of contents that hold a live explorer (ipywidgets, directly or
+    through ``edgelearn.explorers.live_explorer``)."""
     return [p for p in toc_notebooks()
-            if any(c["cell_type"] == "code" and "ipywidgets" in "".join(c["source"])
+            if any(c["cell_type"] == "code" and any(m in "".join(c["source"]) for m in LIVE_MARKS)
                    for c in json.loads(p.read_text())["cells"])]
+
+
+# Lab's own errors that a reader never sees and this project cannot fix: Lab 4.6's cell toolbar
+# measures the rendered Markdown node, which jupyterlab-myst's MyST widget does not provide
+# ("Cannot read properties of undefined (reading 'node') at _markdownOverlapsToolbar").
+KNOWN_LAB_ERRORS = ("_markdownOverlapsToolbar",)
 
 
 def _free_port() -> int:
@@ -85,7 +101,8 @@ def lab():
     cmd = [str(Path(sys.executable).with_name("jupyter-lab")), "--no-browser", "--ip=127.0.0.1",
            f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
            f"--ServerApp.root_dir={ROOT}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
-           f"--LabApp.workspaces_dir={tmp / 'workspaces'}", "--ServerApp.open_browser=False"]
+           f"--LabApp.workspaces_dir={tmp / 'workspaces'}", "--ServerApp.open_browser=False",
+           "--LabApp.expose_app_in_browser=True"]        # window.jupyterapp: run Lab's own commands
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
     log = open(tmp / "lab.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -135,8 +152,15 @@ ERRORS = """() => Array.from(document.querySelectorAll(
 SLIDERS = """() => Array.from(document.querySelectorAll('.jp-OutputArea .widget-slider')).map(s => {
     const label = s.querySelector('.widget-label');
     const track = s.querySelector('.slider-container, .noUi-target');
-    return {label: label ? label.textContent : '',
-            cut: label ? label.scrollWidth > label.clientWidth + 1 : false,
+    let need = 0, room = 0;
+    if (label) {            // the label's natural width (max-content) against the room it is given
+        room = label.getBoundingClientRect().width;
+        const saved = [label.style.width, label.style.maxWidth, label.style.minWidth, label.style.flex];
+        label.style.width = 'max-content'; label.style.maxWidth = 'none'; label.style.minWidth = '0'; label.style.flex = 'none';
+        need = label.getBoundingClientRect().width;
+        [label.style.width, label.style.maxWidth, label.style.minWidth, label.style.flex] = saved;
+    }
+    return {label: label ? label.textContent : '', cut: need > room + 1, sizes: [Math.round(need), Math.round(room)],
             track: track ? track.getBoundingClientRect().width : 0};
 })"""
 
@@ -149,8 +173,10 @@ RAW_MYST = r"""() => {
 
 
 def _run_all(page):
-    page.locator(".jp-MenuBar .lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    """Run > Run All Cells (Lab's command behind that menu item)."""
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.isEnabled('notebook:run-all-cells')",
+                           timeout=120_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
 def _wait_until_run(page, timeout_s: float) -> list[str]:
@@ -165,6 +191,36 @@ def _wait_until_run(page, timeout_s: float) -> list[str]:
     return prompts
 
 
+NOTEBOOK_JSON = "() => window.jupyterapp.shell.currentWidget.context.model.toJSON()"
+BUILD_CACHE = ROOT / "_build" / ".jupyter_cache"          # where jupyter-book keeps its execution cache
+
+
+def fill_build_cache(path: Path, executed: dict, seconds: float) -> bool:
+    """Store the outputs of ``path`` executed in Lab as the build's cached execution of it.
+
+    The notebook on disk keeps its own metadata (jupyter-cache matches a notebook by the hash of its
+    kernelspec and code cells) and takes Lab's outputs cell by cell; returns False, caching nothing,
+    when the cells differ."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    disk = nbformat.read(path, as_version=4)
+    ran = nbformat.from_dict(executed)
+    if [(c.cell_type, c.source) for c in disk.cells] != [(c.cell_type, c.source) for c in ran.cells]:
+        return False
+    for mine, theirs in zip(disk.cells, ran.cells):
+        if mine.cell_type == "code":
+            mine.outputs = theirs.get("outputs", [])
+            mine.execution_count = theirs.get("execution_count")
+    cache = get_cache(str(BUILD_CACHE))
+    cache.add_nb_to_project(str(path))
+    cache.cache_notebook_bundle(CacheBundleIn(disk, str(path), data={"execution_seconds": seconds,
+                                                                      "executed_by": "tests/test_lab.py"}),
+                                check_validity=False, overwrite=True)
+    return True
+
+
 def _figure_src(output):
     imgs = output.locator(".widget-output img")
     return imgs.first.get_attribute("src") if imgs.count() else None
@@ -176,7 +232,7 @@ def test_live_explorer_in_jupyterlab(lab, browser, path):
     rel = path.relative_to(ROOT).as_posix()
     page = browser.new_page()
     page_errors = []
-    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.on("pageerror", lambda e: page_errors.append(f"{e} @ {(e.stack or '')[:300]}"))
     try:
         page.goto(f"{lab['base']}/lab/workspaces/t-{path.stem}/tree/{rel}?reset&token={lab['token']}",
                   wait_until="domcontentloaded", timeout=120_000)
@@ -191,18 +247,27 @@ def test_live_explorer_in_jupyterlab(lab, browser, path):
         assert not raw, f"{path.name}: MyST shown raw in Lab (is jupyterlab-myst installed?): {raw[:5]}"
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
                                ".jp-KernelStatus", timeout=120_000)
+        started = time.monotonic()
         _run_all(page)
         prompts = _wait_until_run(page, RUN_TIMEOUT_S)
+        seconds = time.monotonic() - started
         assert prompts and all(p[1:-2].strip().isdigit() for p in prompts), (
             f"{path.name}: not every cell ran within {RUN_TIMEOUT_S} s: {prompts}")
         errors = page.evaluate(ERRORS)
         assert not errors, f"{path.name}: outputs with errors: {errors}"
+        if os.environ.get("EDGELEARN_LAB_FILL_CACHE", "1") != "0":
+            page.wait_for_timeout(1000)                       # late display messages settle
+            fill_build_cache(path, page.evaluate(NOTEBOOK_JSON), seconds)
 
         # The live explorer: wide sliders, whole labels, a figure that follows the slider.
         outputs = page.locator(".jp-OutputArea-output:has(.widget-slider)")
         assert outputs.count(), f"{path.name}: no live explorer (ipywidgets slider) was drawn"
+        outputs.first.scroll_into_view_if_needed()
+        shots = ROOT / "_build" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        outputs.first.screenshot(path=str(shots / f"lab-{path.stem}.png"))
         sliders = page.evaluate(SLIDERS)
-        cut = [s["label"] for s in sliders if s["cut"]]
+        cut = [f"{s['label']} {s['sizes']}" for s in sliders if s["cut"]]
         narrow = [f"{s['label']} ({s['track']:.0f} px)" for s in sliders if s["track"] < MIN_SLIDER_PX]
         assert not cut, f"{path.name}: slider labels cut off: {cut}"
         assert not narrow, f"{path.name}: sliders narrower than {MIN_SLIDER_PX} px: {narrow}"
@@ -235,7 +300,8 @@ def test_live_explorer_in_jupyterlab(lab, browser, path):
             page.keyboard.press("ArrowRight")
             assert root.locator("img.el-fs-frame").get_attribute("src") != src, (
                 f"{path.name}: frame_slider {k} ignored ArrowRight inside Lab")
-        assert not page_errors, f"{path.name}: JavaScript errors in Lab: {page_errors[:5]}"
+        errors = [e for e in page_errors if not any(k in e for k in KNOWN_LAB_ERRORS)]
+        assert not errors, f"{path.name}: JavaScript errors in Lab: {errors[:5]}"
     finally:
         page.close()
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before, f"{path.name} was modified by Lab"
