@@ -156,6 +156,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=path.parent)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+    os.chmod(tmp, 0o644)                 # mkstemp makes it private; pages and frames are public
     os.replace(tmp, path)
 
 
