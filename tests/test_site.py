@@ -428,6 +428,11 @@ def test_screenshots_of_three_pages(visited, html_dir):
         assert target.stat().st_size > 5_000, f"{target} looks empty"
     phone = out / "phone_most_equations.png"
     visited[by_math[0]].page.set_viewport_size(PHONE)
+    visited[by_math[0]].page.evaluate("""() => {      // show the widest equation, mid-scroll
+        const boxes = Array.from(document.querySelectorAll('div.math mjx-container[display="true"]'));
+        const wide = boxes.sort((a, b) => (b.scrollWidth - b.clientWidth) - (a.scrollWidth - a.clientWidth))[0];
+        if (wide) { wide.scrollIntoView({block: 'center'}); wide.scrollLeft = 40; }
+    }""")
     visited[by_math[0]].page.screenshot(path=str(phone), full_page=False)
     visited[by_math[0]].page.set_viewport_size(DESKTOP)
     assert phone.stat().st_size > 5_000
