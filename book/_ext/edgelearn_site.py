@@ -336,8 +336,13 @@ def _register_bibliography_style() -> None:
     except ImportError:
         return
 
+    import codecs
+
+    import latexcodec  # noqa: F401  (a pybtex dependency; registers the "ulatex" codec)
+
     def _surname(person) -> str:
-        return " ".join(person.prelast_names + person.last_names).replace("{", "").replace("}", "")
+        raw = " ".join(person.prelast_names + person.last_names)
+        return codecs.decode(raw, "ulatex").replace("{", "").replace("}", "")
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries):
