@@ -82,3 +82,13 @@ def test_mathjax_parts_exist_and_leave_out_the_speech_engine():
     for part in ext.PARTS:
         assert (es5 / part).exists(), part
     assert not any(part.startswith(("sre", "a11y")) for part in ext.PARTS)
+
+
+def test_the_api_page_documents_every_module():
+    """Each module of the package has an ``automodule`` on the API page (book/api.md)."""
+    api = (ROOT / "book" / "api.md").read_text()
+    pkg = ROOT / "edgelearn"
+    modules = sorted(".".join(("edgelearn",) + p.relative_to(pkg).with_suffix("").parts).replace(".__init__", "")
+                     for p in pkg.rglob("*.py") if "__pycache__" not in p.parts)
+    missing = [m for m in modules if m != "edgelearn" and f".. automodule:: {m}\n" not in api]
+    assert not missing, f"book/api.md does not document: {missing}"
