@@ -44,6 +44,14 @@ separate files ``_images/frames/<hash>.png`` after the build, and the page refer
 then loads only the frames a reader asks for.  The ipywidgets state that myst-nb writes into a page
 is removed when no widget manager is loaded (``nb_ipywidgets_js`` empty): nothing could draw it.
 
+11. Notebooks executed in parallel.  With ``execute_notebooks: cache``, myst-nb executes each
+notebook that is not in the execution cache one after another, while it reads the sources.
+Before that, :func:`_execute_in_parallel` executes those notebooks ``edgelearn_execution_jobs``
+at a time (default: the number of CPUs, at most 4; environment variable
+``EDGELEARN_BUILD_JOBS``), in worker processes that run the same jupyter-cache function as myst-nb
+(with the patch of item 6), and stores each success in the cache, where myst-nb then finds it.
+A notebook that fails is not cached: myst-nb executes it again and reports the error as usual.
+
 10. ``static/edgelearn.css``: display equations wider than the column scroll inside their own
 box with a shadow at the hidden side (phones), explorer captions styled as captions.
 
@@ -376,6 +384,90 @@ def _register_bibliography_style() -> None:
         pybtex.plugin.register_plugin(kind, "edgelearn", cls, force=True)
 
 
+def _execute_one(path: str, cwd: str, timeout, allow_errors: bool):
+    """Worker: execute one notebook as myst-nb would; (path, executed notebook or None, seconds, error)."""
+    patch_nbclient_output_widget()
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    nb = nbformat.read(path, as_version=4)
+    result = single_nb_execution(nb, cwd=cwd, timeout=timeout, allow_errors=allow_errors, meta_override=True)
+    if result.err is not None:
+        return path, None, result.time, f"{type(result.err).__name__}: {result.err}"[:500]
+    return path, nb, result.time, None
+
+
+def execution_jobs(config) -> int:
+    """How many notebooks the build executes at once."""
+    env = os.environ.get("EDGELEARN_BUILD_JOBS")
+    value = env if env else getattr(config, "edgelearn_execution_jobs", None)
+    if value in (None, ""):
+        return max(1, min(4, os.cpu_count() or 1))
+    try:
+        jobs = int(value)
+    except (TypeError, ValueError):
+        raise ExtensionError(f"edgelearn_execution_jobs / EDGELEARN_BUILD_JOBS must be a whole number "
+                             f">= 1; got {value!r}") from None
+    if jobs < 1:
+        raise ExtensionError(f"edgelearn_execution_jobs / EDGELEARN_BUILD_JOBS must be >= 1; got {jobs}")
+    return jobs
+
+
+def _execute_in_parallel(app, env, docnames):
+    nbc = getattr(env, "mystnb_config", None)
+    if nbc is None or nbc.execution_mode != "cache" or app.builder.format != "html":
+        return
+    jobs = execution_jobs(app.config)
+    if jobs < 2:
+        return
+    import fnmatch
+
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(nbc.execution_cache_path)
+    todo = []
+    for doc in docnames:
+        path = Path(env.doc2path(doc))
+        if path.suffix != ".ipynb":
+            continue
+        if any(fnmatch.fnmatch(str(path), pat) or fnmatch.fnmatch(path.name, pat)
+               for pat in (nbc.execution_excludepatterns or ())):
+            continue
+        nb = nbformat.read(path, as_version=4)
+        if nb.metadata.get("mystnb", {}).get("execution_mode", "cache") != "cache":
+            continue                                    # the notebook asks for another mode
+        try:
+            cache.match_cache_notebook(nb)
+        except KeyError:
+            todo.append(path)
+    if len(todo) < 2:
+        return                                          # nothing to gain: myst-nb runs it itself
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    from sphinx.util import logging as sphinx_logging
+
+    log = sphinx_logging.getLogger(__name__)
+    log.info("edgelearn: executing %d notebooks, %d at a time", len(todo), jobs)
+    timeout, allow = nbc.execution_timeout, nbc.execution_allow_errors
+    if nbc.execution_in_temp:
+        return                                          # myst-nb's temporary folders: leave it to myst-nb
+    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=mp.get_context("fork")) as pool:
+        futures = [pool.submit(_execute_one, str(p), str(p.parent), timeout, allow) for p in todo]
+        for fut in cf.as_completed(futures):
+            path, nb, seconds, error = fut.result()
+            if nb is None:
+                log.info("edgelearn: %s failed in a worker (%s); myst-nb runs it again", path, error)
+                continue
+            record = cache.add_nb_to_project(path)
+            cache.cache_notebook_bundle(CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds,
+                                                                 "executed_by": "edgelearn_site parallel"}),
+                                        check_validity=False, overwrite=True)
+            log.info("edgelearn: executed %s in %.1f s", path, seconds)
+
+
 def _add_static(app):
     app.config.html_static_path.append(str(Path(__file__).with_name("static")))
 
@@ -383,6 +475,8 @@ def _add_static(app):
 def setup(app):
     patch_nbclient_output_widget()
     app.connect("builder-inited", _add_static)
+    app.add_config_value("edgelearn_execution_jobs", None, "env")
+    app.connect("env-before-read-docs", _execute_in_parallel)
     app.add_css_file("edgelearn.css")
     _register_bibliography_style()
     app.connect("html-page-context", _dedupe_scripts, priority=900)
