@@ -1,9 +1,10 @@
 """The notebooks in a real JupyterLab, driven by Playwright with Debian's chromium.
 
 Starts ``jupyter lab`` on 127.0.0.1 with a random token (autosave off, so no notebook of the
-repository gets outputs written into it; the test checks the files are unchanged), and for every
-notebook of ``_toc.yml`` with a live explorer (an ipywidgets cell) opens it, runs all cells and
-checks that:
+repository gets outputs written into it; the test checks the files are unchanged), opens every
+notebook of ``_toc.yml`` with a live explorer (an ipywidgets cell) in its own tab and runs all its
+cells (as many notebooks at once as the machine has CPUs, at most 4; ``EDGELEARN_BUILD_JOBS``
+overrides), then checks for each notebook that:
 
 - Lab did not have to ask which kernel to use (the notebook has a kernelspec);
 - MyST renders (``jupyterlab-myst``): no role such as ``{eq}`` or directive fence is shown raw;
@@ -136,8 +137,11 @@ def lab():
 def browser(lab):
     profile = tempfile.mkdtemp(prefix="edgelearn-lab-chromium-")
     with playwright_api.sync_playwright() as p:
+        # several notebooks run at once, each in its own tab: background tabs must not be throttled
+        args = FLAGS + ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                        "--disable-backgrounding-occluded-windows"]
         ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                   args=FLAGS, viewport={"width": 1400, "height": 1000})
+                                                   args=args, viewport={"width": 1400, "height": 1000})
         yield ctx
         ctx.close()
     shutil.rmtree(profile, ignore_errors=True)
@@ -179,18 +183,6 @@ def _run_all(page):
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
-def _wait_until_run(page, timeout_s: float) -> list[str]:
-    """Wait until every code cell has an execution count; return the prompts."""
-    deadline = time.monotonic() + timeout_s
-    prompts = []
-    while time.monotonic() < deadline:
-        prompts = page.evaluate(PROMPTS)
-        if prompts and all(p.startswith("[") and p[1:-2].strip().isdigit() for p in prompts):
-            return prompts
-        page.wait_for_timeout(1000)
-    return prompts
-
-
 NOTEBOOK_JSON = "() => window.jupyterapp.shell.currentWidget.context.model.toJSON()"
 BUILD_CACHE = ROOT / "_build" / ".jupyter_cache"          # where jupyter-book keeps its execution cache
 
@@ -226,82 +218,132 @@ def _figure_src(output):
     return imgs.first.get_attribute("src") if imgs.count() else None
 
 
+class LabRun:
+    """One notebook opened in its own Lab tab and run (Run > Run All Cells), polled until done."""
+
+    def __init__(self, browser, lab, path: Path):
+        self.path, self.failure, self.asked_kernel, self.raw_myst = path, None, False, []
+        self.prompts, self.errors, self.seconds, self.done = [], [], None, False
+        self.before = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.page_errors = []
+        self.page = browser.new_page()
+        self.page.on("pageerror", lambda e: self.page_errors.append(f"{e} @ {(e.stack or '')[:300]}"))
+        rel = path.relative_to(ROOT).as_posix()
+        try:
+            page = self.page
+            page.goto(f"{lab['base']}/lab/workspaces/t-{path.stem}/tree/{rel}?reset&token={lab['token']}",
+                      wait_until="domcontentloaded", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+            page.wait_for_timeout(2000)
+            dialogs = page.locator(".jp-Dialog")
+            self.asked_kernel = bool(dialogs.count() and "kernel" in dialogs.first.inner_text().lower())
+            if dialogs.count():
+                page.keyboard.press("Escape")
+            self.raw_myst = page.evaluate(RAW_MYST)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-KernelStatus",
+                                   timeout=120_000)
+            self.started = time.monotonic()
+            _run_all(page)
+        except Exception as exc:                              # reported by the notebook's own test
+            self.failure, self.done = f"{type(exc).__name__}: {exc}", True
+
+    def poll(self) -> bool:
+        """True once every cell has run (or the run failed or timed out)."""
+        if self.done:
+            return True
+        try:
+            self.prompts = self.page.evaluate(PROMPTS)
+        except Exception as exc:
+            self.failure, self.done = f"{type(exc).__name__}: {exc}", True
+            return True
+        finished = self.prompts and all(p.startswith("[") and p[1:-2].strip().isdigit() for p in self.prompts)
+        if finished or time.monotonic() - self.started > RUN_TIMEOUT_S:
+            self.seconds = time.monotonic() - self.started
+            self.page.wait_for_timeout(1000)                  # late display messages settle
+            self.errors = self.page.evaluate(ERRORS)
+            if finished and not self.errors and not self.asked_kernel and \
+                    os.environ.get("EDGELEARN_LAB_FILL_CACHE", "1") != "0":
+                fill_build_cache(self.path, self.page.evaluate(NOTEBOOK_JSON), self.seconds)
+            self.done = True
+        return self.done
+
+
+def lab_jobs() -> int:
+    """How many notebooks run in Lab at once (as many as the build runs: EDGELEARN_BUILD_JOBS or the CPUs, <= 4)."""
+    value = os.environ.get("EDGELEARN_BUILD_JOBS")
+    return max(1, int(value)) if value else max(1, min(4, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="module")
+def lab_runs(lab, browser):
+    """Every live notebook run in its own tab, ``lab_jobs()`` at a time: {path: LabRun}."""
+    pending, active, runs = list(live_notebooks()), [], {}
+    while pending or active:
+        while pending and len(active) < lab_jobs():
+            path = pending.pop(0)
+            runs[path] = LabRun(browser, lab, path)
+            active.append(runs[path])
+        active = [r for r in active if not r.poll()]
+        if active:
+            time.sleep(1)
+    yield runs
+    for run in runs.values():
+        run.page.close()
+
+
 @pytest.mark.parametrize("path", live_notebooks(), ids=lambda p: p.name)
-def test_live_explorer_in_jupyterlab(lab, browser, path):
-    before = hashlib.sha256(path.read_bytes()).hexdigest()
-    rel = path.relative_to(ROOT).as_posix()
-    page = browser.new_page()
-    page_errors = []
-    page.on("pageerror", lambda e: page_errors.append(f"{e} @ {(e.stack or '')[:300]}"))
-    try:
-        page.goto(f"{lab['base']}/lab/workspaces/t-{path.stem}/tree/{rel}?reset&token={lab['token']}",
-                  wait_until="domcontentloaded", timeout=120_000)
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        page.wait_for_timeout(2000)
-        dialogs = page.locator(".jp-Dialog")
-        asked = dialogs.count() and "kernel" in dialogs.first.inner_text().lower()
-        assert not asked, f"{path.name}: Lab asked which kernel to use (no kernelspec in the notebook)"
-        if dialogs.count():
-            page.keyboard.press("Escape")
-        raw = page.evaluate(RAW_MYST)
-        assert not raw, f"{path.name}: MyST shown raw in Lab (is jupyterlab-myst installed?): {raw[:5]}"
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                               ".jp-KernelStatus", timeout=120_000)
-        started = time.monotonic()
-        _run_all(page)
-        prompts = _wait_until_run(page, RUN_TIMEOUT_S)
-        seconds = time.monotonic() - started
-        assert prompts and all(p[1:-2].strip().isdigit() for p in prompts), (
-            f"{path.name}: not every cell ran within {RUN_TIMEOUT_S} s: {prompts}")
-        errors = page.evaluate(ERRORS)
-        assert not errors, f"{path.name}: outputs with errors: {errors}"
-        if os.environ.get("EDGELEARN_LAB_FILL_CACHE", "1") != "0":
-            page.wait_for_timeout(1000)                       # late display messages settle
-            fill_build_cache(path, page.evaluate(NOTEBOOK_JSON), seconds)
+def test_live_explorer_in_jupyterlab(lab_runs, path):
+    run = lab_runs[path]
+    page, page_errors = run.page, run.page_errors
+    page.bring_to_front()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == run.before, f"{path.name} was modified by Lab"
+    assert run.failure is None, f"{path.name}: {run.failure}"
+    assert not run.asked_kernel, f"{path.name}: Lab asked which kernel to use (no kernelspec in the notebook)"
+    assert not run.raw_myst, f"{path.name}: MyST shown raw in Lab (is jupyterlab-myst installed?): {run.raw_myst[:5]}"
+    assert run.prompts and all(p[1:-2].strip().isdigit() for p in run.prompts), (
+        f"{path.name}: not every cell ran within {RUN_TIMEOUT_S} s: {run.prompts}")
+    assert not run.errors, f"{path.name}: outputs with errors: {run.errors}"
 
-        # The live explorer: wide sliders, whole labels, a figure that follows the slider.
-        outputs = page.locator(".jp-OutputArea-output:has(.widget-slider)")
-        assert outputs.count(), f"{path.name}: no live explorer (ipywidgets slider) was drawn"
-        outputs.first.scroll_into_view_if_needed()
-        shots = ROOT / "_build" / "screenshots"
-        shots.mkdir(parents=True, exist_ok=True)
-        outputs.first.screenshot(path=str(shots / f"lab-{path.stem}.png"))
-        sliders = page.evaluate(SLIDERS)
-        cut = [f"{s['label']} {s['sizes']}" for s in sliders if s["cut"]]
-        narrow = [f"{s['label']} ({s['track']:.0f} px)" for s in sliders if s["track"] < MIN_SLIDER_PX]
-        assert not cut, f"{path.name}: slider labels cut off: {cut}"
-        assert not narrow, f"{path.name}: sliders narrower than {MIN_SLIDER_PX} px: {narrow}"
-        moved = []
-        for k in range(outputs.count()):
-            out = outputs.nth(k)
-            out.scroll_into_view_if_needed()
-            src = _figure_src(out)
-            assert src, f"{path.name}: live explorer {k} shows no figure"
-            out.locator(".noUi-handle").first.focus()
-            page.keyboard.press("ArrowRight")
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and _figure_src(out) in (src, None):
-                page.wait_for_timeout(500)
-            moved.append(_figure_src(out) not in (src, None))
-        assert all(moved), f"{path.name}: live explorers whose figure did not change: " \
-                           f"{[k for k, m in enumerate(moved) if not m]}"
-        assert not page.evaluate(ERRORS), f"{path.name}: an error after moving a slider"
+    # The live explorer: wide sliders, whole labels, a figure that follows the slider.
+    outputs = page.locator(".jp-OutputArea-output:has(.widget-slider)")
+    assert outputs.count(), f"{path.name}: no live explorer (ipywidgets slider) was drawn"
+    outputs.first.scroll_into_view_if_needed()
+    shots = ROOT / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    outputs.first.screenshot(path=str(shots / f"lab-{path.stem}.png"))
+    sliders = page.evaluate(SLIDERS)
+    cut = [f"{s['label']} {s['sizes']}" for s in sliders if s["cut"]]
+    narrow = [f"{s['label']} ({s['track']:.0f} px)" for s in sliders if s["track"] < MIN_SLIDER_PX]
+    assert not cut, f"{path.name}: slider labels cut off: {cut}"
+    assert not narrow, f"{path.name}: sliders narrower than {MIN_SLIDER_PX} px: {narrow}"
+    moved = []
+    for k in range(outputs.count()):
+        out = outputs.nth(k)
+        out.scroll_into_view_if_needed()
+        src = _figure_src(out)
+        assert src, f"{path.name}: live explorer {k} shows no figure"
+        out.locator(".noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and _figure_src(out) in (src, None):
+            page.wait_for_timeout(500)
+        moved.append(_figure_src(out) not in (src, None))
+    assert all(moved), f"{path.name}: live explorers whose figure did not change: " \
+                       f"{[k for k, m in enumerate(moved) if not m]}"
+    assert not page.evaluate(ERRORS), f"{path.name}: an error after moving a slider"
 
-        # A kernel-free explorer on the same notebook answers the keyboard inside Lab.
-        frames = page.locator(".jp-OutputArea .el-frame-slider")
-        for k in range(frames.count()):
-            root = frames.nth(k)
-            slider = root.locator("input.el-fs-slider").first
-            if slider.get_attribute("max") == "0":
-                continue
-            slider.scroll_into_view_if_needed()
-            src = root.locator("img.el-fs-frame").get_attribute("src")
-            slider.focus()
-            page.keyboard.press("ArrowRight")
-            assert root.locator("img.el-fs-frame").get_attribute("src") != src, (
-                f"{path.name}: frame_slider {k} ignored ArrowRight inside Lab")
-        errors = [e for e in page_errors if not any(k in e for k in KNOWN_LAB_ERRORS)]
-        assert not errors, f"{path.name}: JavaScript errors in Lab: {errors[:5]}"
-    finally:
-        page.close()
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == before, f"{path.name} was modified by Lab"
+    # A kernel-free explorer on the same notebook answers the keyboard inside Lab.
+    frames = page.locator(".jp-OutputArea .el-frame-slider")
+    for k in range(frames.count()):
+        root = frames.nth(k)
+        slider = root.locator("input.el-fs-slider").first
+        if slider.get_attribute("max") == "0":
+            continue
+        slider.scroll_into_view_if_needed()
+        src = root.locator("img.el-fs-frame").get_attribute("src")
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        assert root.locator("img.el-fs-frame").get_attribute("src") != src, (
+            f"{path.name}: frame_slider {k} ignored ArrowRight inside Lab")
+    errors = [e for e in page_errors if not any(k in e for k in KNOWN_LAB_ERRORS)]
+    assert not errors, f"{path.name}: JavaScript errors in Lab: {errors[:5]}"
