@@ -38,7 +38,8 @@ from . import nets as _nets
 from . import system as _system
 from .cache import DiskCache, make_key
 
-__all__ = ["History", "run", "solved_plan", "compare", "pick_device", "fedsgd_gradient", "CACHE_VERSION"]
+__all__ = ["History", "run", "solved_plan", "compare", "pick_device", "fedsgd_gradient", "device_gradient",
+           "CACHE_VERSION"]
 
 #: Bump when a change to the trainer changes its results (old cache entries then miss).
 CACHE_VERSION = 1
@@ -222,15 +223,29 @@ def fedsgd_gradient(model, batches, *, per_device=None, autocast=None, scaler=No
     for w, (x, y) in zip(weights, batches):
         for (_, b), s in zip(buffers, start):
             b.copy_(s)
-        with autocast():
-            loss = F.cross_entropy(model(x), y)
-        scale(loss * w).backward()
-        total += w * float(loss.detach())
+        total += w * device_gradient(model, x, y, w, autocast=autocast, scaler=scaler)
         for m, (_, b) in zip(mixed, buffers):
             m.add_(b, alpha=w)
     for (_, b), m in zip(buffers, mixed):
         b.copy_(m)
     return total
+
+
+# ---- flower (issue 13): the per-device part of a FedSGD round, shared with edgelearn.flower's ClientApp
+def device_gradient(model, x, y, weight: float = 1.0, *, autocast=None, scaler=None) -> float:
+    """Device k's share of a FedSGD round: add ``weight`` * grad L_k (eq. 7) to ``model``'s ``.grad``.
+
+    L_k is the mean cross-entropy of the device's batch (x, y) and ``weight`` its
+    B_k / B_tot (eq. 8); returns L_k.  :func:`fedsgd_gradient` calls it once per device
+    (in device order, so ``.grad`` ends up holding eq. 8's sum); :mod:`edgelearn.flower`'s
+    ClientApp calls it on a device and the server adds the replies in the same order.
+    """
+    scale = scaler.scale if scaler is not None else (lambda t: t)
+    with (autocast or contextlib.nullcontext)():
+        loss = F.cross_entropy(model(x), y)
+    scale(loss * weight).backward()
+    return float(loss.detach())
+# ---- end flower
 
 
 @torch.no_grad()
@@ -260,7 +275,7 @@ def _check(scenario, plan, exp):
 def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 0, eval_every: int | None = None,
         eval_samples: int = 1000, progress: bool = True, cache=True, cache_dir=None, amp: bool = False,
         root=None, download: bool = False, partition: str = "iid", alpha: float = 0.5,
-        data_seed: int = 0) -> History:
+        data_seed: int = 0, per_device: bool | None = None) -> History:
     """Train ``plan`` on ``experiment`` and return its :class:`History`.
 
     ``experiment``: a name of :data:`edgelearn.data.EXPERIMENTS` (its devices split
@@ -276,7 +291,10 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     of everything the learning depends on (the scenario's gamma and K, the plan's rounds and
     batch sizes, the experiment's data, the seed, these options and the trainer's source),
     and returns it next time, with the simulated time and energy recomputed for the given
-    scenario and plan by the system model.
+    scenario and plan by the system model.  ``per_device``: how a fine-tuning round's
+    gradient is computed (see :func:`fedsgd_gradient`; default: per device iff the net
+    has BatchNorm); ``True`` computes it as a federated deployment does, one device at a
+    time, and :func:`edgelearn.flower.run` then gives the same numbers bit for bit.
     """
     if isinstance(seed, bool) or int(seed) != seed:
         raise ValueError(f"seed = {seed!r}: must be a whole number")
@@ -300,7 +318,8 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     # the options (and the trainer's code).  Clocks and powers only move the simulated clock, which is
     # recomputed from the system model on every load; so plans that differ only there share one run.
     key = make_key(CACHE_VERSION, _source_hash("train", "nets", "data"), scenario.gamma, scenario.K, plan.M,
-                   plan.N, plan.D, plan.B, data_id, int(seed), int(eval_every), int(eval_samples), bool(amp))
+                   plan.N, plan.D, plan.B, data_id, int(seed), int(eval_every), int(eval_samples), bool(amp),
+                   *([] if per_device is None else [bool(per_device)]))
     store = DiskCache(cache_dir) if cache else None
     if store is not None:
         blob = store.load(key)
@@ -314,7 +333,7 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
                 return dataclasses.replace(cached, time=t_sim, energy=e_sim, budgets=(scenario.tau0, scenario.E0))
 
     history = _train(scenario, plan, exp, pick_device(device), int(seed), int(eval_every), int(eval_samples),
-                     progress, amp)
+                     progress, amp, per_device=per_device)
     if store is not None:
         store.save(key, history.to_bytes())
     return history
@@ -329,7 +348,11 @@ def hashlib_tensor(ds) -> str:
     return h.hexdigest()
 
 
-def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, amp) -> History:
+def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, amp, *, per_device=None,
+           fedsgd=None) -> History:
+    """The training loop.  ``fedsgd(model, n, indices)`` (flower, issue 13), when given, computes fine-tuning
+    round n's aggregate gradient into ``model.grad`` instead of :func:`fedsgd_gradient` (``indices``: each
+    device's drawn sample indices) and returns the round's loss."""
     from tqdm.auto import tqdm
 
     start_wall = _time.perf_counter()
@@ -339,7 +362,7 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
         torch.manual_seed(seed)
         model = _nets.build(exp.net).to(dev)
     model.train()
-    per_device = _nets.has_batchnorm(model)
+    per_device = _nets.has_batchnorm(model) if per_device is None else bool(per_device)
     opt = torch.optim.SGD(model.parameters(), lr=scenario.gamma)   # plain SGD: w <- w - gamma * g, eqs. (3), (9)
     use_scaler = amp and dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
@@ -380,12 +403,17 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
             losses[r] = float(loss.detach())
             samples += len(idx)
         else:
-            batches = []
+            batches, drawn = [], []
             for (x, y), b in zip(dev_data, plan.B[r - plan.M]):
-                idx = torch.from_numpy(_draw(rng, len(y), int(b))).to(dev)
+                drawn.append(_draw(rng, len(y), int(b)))
+                idx = torch.from_numpy(drawn[-1]).to(dev)
                 batches.append((x[idx], y[idx]))
                 samples += len(idx)
-            losses[r] = fedsgd_gradient(model, batches, per_device=per_device, autocast=autocast, scaler=scaler)
+            if fedsgd is not None:
+                losses[r] = fedsgd(model, r - plan.M, drawn)
+            else:
+                losses[r] = fedsgd_gradient(model, batches, per_device=per_device, autocast=autocast,
+                                            scaler=scaler)
         if use_scaler:
             scaler.step(opt)
             scaler.update()
