@@ -12,8 +12,9 @@ Each round the server sends device k the global model, B_k^(n), its weight
 B_k^(n) / B_tot^(n) and the indices of its B_k^(n) samples (drawn by the trainer's random
 stream, so the run is the in-process one); device k answers weight * grad L_k (eq. 7).
 A device that fails (error reply, or no reply within ``round_timeout``) is skipped and the
-weights renormalised (``on_failure="skip"``), or the run stops (``"fail"``); each skipped
-device is reported as a :class:`ClientFailureWarning`.
+weights renormalised (``on_failure="skip"``), or the run stops (``"fail"``: a
+:class:`~edgelearn.flower.strategy.RoundFailedError`); each skipped device is reported as a
+:class:`ClientFailureWarning`.
 
 Everything stays on the machine: the run happens in a child process inside a network
 namespace that has only ``lo`` (``unshare -n``; root, or an unprivileged user namespace),
@@ -37,7 +38,8 @@ import time
 import warnings
 from pathlib import Path
 
-__all__ = ["run", "write_app", "isolation_command", "ClientFailureWarning", "ENGINES", "FLOWER_ENV"]
+__all__ = ["run", "write_app", "isolation_command", "watch_command", "ClientFailureWarning", "RoundFailedError",
+           "ENGINES", "FLOWER_ENV"]
 
 #: How :func:`run` drives Flower: ``run_simulation`` in one process, or the ``flwr run`` CLI
 #: against a local simulation federation (a SuperLink started on 127.0.0.1).
@@ -49,6 +51,7 @@ FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
               "RAY_DEDUP_LOGS": "0", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+_NETAUDIT = Path(__file__).resolve().parent / "netaudit.py"      # runs as a plain script: no edgelearn import
 
 _APP_TOML = """\
 # A Flower app whose ServerApp and ClientApp are edgelearn's FedSGD (written by edgelearn.flower.write_app).
@@ -76,6 +79,10 @@ clientapp = "edgelearn.flower.apps:client_app"
 # the JSON run description written by edgelearn.flower.run (scenario, plan, experiment, seed, ...)
 spec = "{spec}"
 """
+
+
+class RoundFailedError(RuntimeError):
+    """A FedSGD round could not be aggregated (rule ``"fail"`` and a device failed, or no device answered)."""
 
 
 class ClientFailureWarning(UserWarning):
@@ -122,9 +129,16 @@ def isolation_command(script: str, python=None) -> list[str]:
             "unprivileged user namespaces), which this machine does not allow; Ray, which Flower's simulation "
             "uses, probes outside addresses (8.8.8.8:53, 169.254.169.254) when it starts. Run as root, or pass "
             "isolate=False to run without the namespace (and accept those probes).")
-    lo_up = f'"{python}" -m edgelearn.flower.netaudit lo-up'
+    lo_up = f'"{python}" "{_NETAUDIT}" lo-up'
     return ["unshare", *extra, "--kill-child", "-n", "-p", "-f", "--mount-proc", "sh", "-c",
             f"{lo_up} && {script}"]
+
+
+def watch_command(directory, python=None) -> str:
+    """Shell: start :func:`edgelearn.flower.netaudit.watch` on ``directory`` in the background, wait until it runs."""
+    python = python or sys.executable
+    return (f'("{python}" "{_NETAUDIT}" watch "{directory}" &); '
+            f'until [ -s "{directory}/sockets.jsonl" ]; do sleep 0.05; done')
 
 
 def _validate(scenario, plan, experiment, seed, eval_every, eval_samples, engine, on_failure, inject, isolate):
@@ -225,11 +239,12 @@ def run(scenario, plan, experiment: str = "mnist-mnist", *, seed: int = 0, eval_
             main = (f'"{flwr}" run "{app}" local --stream --federation-config "num-supernodes={scenario.K}" '
                     f'--run-config "spec=\'{spec_path}\'"')
         if isolate:
-            watcher = f'("{py}" -m edgelearn.flower.netaudit watch "{audit}" &)'
-            argv = isolation_command(f"{watcher}; {main}", python=py)
+            argv = isolation_command(f"{watch_command(audit, py)}; {main}", python=py)
         else:
             argv = ["sh", "-c", main]
         rc, log = _supervise(argv, env, tmp, timeout, plan.N, progress)
+        if out.with_suffix(".error.json").exists():
+            raise RoundFailedError(json.loads(out.with_suffix(".error.json").read_text())["message"])
         if not out.exists():
             raise RuntimeError(f"the Flower run ({engine}) wrote no result (exit status {rc}); its log ends:\n"
                                + log[-3000:])

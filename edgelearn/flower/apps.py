@@ -28,9 +28,9 @@ from flwr.serverapp import Grid, ServerApp
 from .. import train as _train_mod
 from ..plan import Plan
 from ..scenario import Scenario
-from .strategy import FedSGD
+from .strategy import FedSGD, RoundFailedError
 
-__all__ = ["server_app", "client_app", "discover", "load_spec", "write_atomic"]
+__all__ = ["server_app", "client_app", "device_reply", "discover", "load_spec", "write_atomic"]
 
 
 def write_atomic(path, data: bytes) -> None:
@@ -126,13 +126,18 @@ def train(msg: Message, context: Context) -> Message:
         idx = torch.from_numpy(_train_mod._draw(rng, len(y), int(cfg["batch-size"]))).to(dev)
     if len(idx) != int(cfg["batch-size"]):
         raise ValueError(f"round {n}: got {len(idx)} indices for batch size B_k = {cfg['batch-size']}")
-    loss = _train_mod.device_gradient(model, x[idx], y[idx], float(cfg["weight"]))
-    arrays = {f"grad.{name}": p.grad.detach().cpu() for name, p in model.named_parameters()}
+    return Message(content=device_reply(model, x[idx], y[idx], float(cfg["weight"]), k), reply_to=msg)
+
+
+def device_reply(model, x, y, weight: float, k: int) -> RecordDict:
+    """What device k answers: ``weight`` * grad L_k at ``model`` (zeroed ``.grad`` first), its BatchNorm statistics
+    after the batch, and L_k, computed by :func:`edgelearn.train.device_gradient`."""
+    model.zero_grad(set_to_none=True)
+    loss = _train_mod.device_gradient(model, x, y, weight)
+    arrays = {f"grad.{name}": p.grad.detach().cpu() for name, p in model.named_parameters() if p.grad is not None}
     arrays.update({f"buffer.{name}": b.detach().cpu() for name, b in _train_mod._bn_buffers(model)})
-    return Message(content=RecordDict({"arrays": ArrayRecord(arrays),
-                                       "result": ConfigRecord({"partition-id": k, "loss": loss,
-                                                               "num-examples": len(idx)})}),
-                   reply_to=msg)
+    return RecordDict({"arrays": ArrayRecord(arrays),
+                       "result": ConfigRecord({"partition-id": k, "loss": loss, "num-examples": len(y)})})
 
 
 # ------------------------------------------------------------------------------------------------- server
@@ -188,7 +193,8 @@ def main(grid: Grid, context: Context) -> None:
         agg, metrics = strategy.aggregate_train(n + 1, replies)
         state = agg.to_torch_state_dict()
         for name, prm in model.named_parameters():
-            prm.grad = state[f"grad.{name}"].to(dev, copy=True)
+            g = state.get(f"grad.{name}")
+            prm.grad = None if g is None else g.to(dev, copy=True)
         with torch.no_grad():
             for name, b in _train_mod._bn_buffers(model):
                 b.copy_(state[f"buffer.{name}"])
@@ -196,9 +202,13 @@ def main(grid: Grid, context: Context) -> None:
             write_atomic(spec["progress"], str(n + 1).encode())
         return float(metrics["loss"])
 
-    history = _train_mod._train(scenario, plan, exp, dev, int(spec["seed"]), int(spec["eval_every"]),
-                                int(spec["eval_samples"]), False, False, per_device=True, fedsgd=fedsgd)
     out = Path(spec["out"])
+    try:
+        history = _train_mod._train(scenario, plan, exp, dev, int(spec["seed"]), int(spec["eval_every"]),
+                                    int(spec["eval_samples"]), False, False, per_device=True, fedsgd=fedsgd)
+    except RoundFailedError as e:     # the caller re-raises it (edgelearn.flower.run)
+        write_atomic(out.with_suffix(".error.json"), json.dumps({"message": str(e)}).encode())
+        raise
     write_atomic(out.with_suffix(".failures.json"),
                  json.dumps([vars(f) for f in strategy.failures]).encode())
     write_atomic(out, history.to_bytes())

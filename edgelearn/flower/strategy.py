@@ -23,13 +23,11 @@ import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp.strategy import FedAvg
 
+from . import RoundFailedError
+
 __all__ = ["FedSGD", "RoundFailedError", "Failure", "FAILURE_RULES"]
 
 FAILURE_RULES = ("skip", "fail")
-
-
-class RoundFailedError(RuntimeError):
-    """A FedSGD round could not be aggregated (rule ``"fail"`` and a device failed, or no device answered)."""
 
 
 @dataclass
