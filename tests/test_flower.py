@@ -234,39 +234,45 @@ def test_the_recorder_sees_connects_and_the_namespace_blocks_outside_ones(tmp_pa
 
 
 # ------------------------------------------------------------------------------------------ Flower runs (Ray)
+def check_network_and_processes(audit_dir, engine):
+    summary = netaudit.check(audit_dir, need_processes=3)      # server + Ray workers (+ SuperLink)
+    assert summary["interfaces"] == ["lo"] and summary["sockets"] > 0
+    print(engine, "network record:", json.dumps(summary))
+    assert no_process_left(audit_dir) == []
+
+
 @needs_namespace
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["simulation", "flwr-run"])
-def test_flower_run_equals_train_run_bit_for_bit(setup, engine, tmp_path):
-    """Same plan and seed: the Flower run's History is train.run's (per_device=True) to the last bit, through
-    run_simulation and through `flwr run` on a local simulation federation; nothing left loopback or kept
-    running."""
+def test_run_simulation_equals_train_run_bit_for_bit(setup, tmp_path):
+    """Same plan and seed: the History of a run_simulation run is train.run's (per_device=True) to the last
+    bit; nothing left loopback, nothing is left running."""
     s, plan, reference = setup
     with warnings.catch_warnings():
         warnings.simplefilter("error", flower.ClientFailureWarning)
-        h = flower.run(s, plan, seed=3, engine=engine, audit_dir=tmp_path, progress=False)
+        h = flower.run(s, plan, seed=3, engine="simulation", audit_dir=tmp_path, progress=False)
     assert_same_history(h, reference)
     # the default trainer sums the gradients in one pass over the union: the same numbers up to rounding
     default = train.run(s, plan, seed=3, cache=False, progress=False)
     np.testing.assert_allclose(h.loss, default.loss, rtol=1e-5)
-
-    summary = netaudit.check(tmp_path, need_processes=3)       # server + Ray workers (+ SuperLink)
-    assert summary["interfaces"] == ["lo"] and summary["sockets"] > 0
-    print(engine, "network record:", json.dumps(summary))
-    assert no_process_left(tmp_path) == []
+    check_network_and_processes(tmp_path, "run_simulation")
 
 
 @needs_namespace
 @pytest.mark.slow
-def test_a_failing_device_is_skipped_and_reported(setup, tmp_path):
-    """Device 1 raises in fine-tuning round 2: the round goes on with devices 0 and 2 (renormalised), a
-    ClientFailureWarning names it, and every other round is the in-process trainer's."""
+def test_flwr_run_equals_train_run_and_skips_a_failing_device(setup, tmp_path):
+    """Through `flwr run` on a local simulation federation, with device 1 failing in the last round: every
+    round before it is train.run's to the last bit; in the last round device 1 is skipped (the weights of
+    devices 0 and 2 renormalised), a ClientFailureWarning names it, and the clock stays the system model's."""
     s, plan, reference = setup
-    with pytest.warns(flower.ClientFailureWarning, match=r"round 2: device 1 skipped \(error reply:.*injected"):
-        h = flower.run(s, plan, seed=3, inject_failures={1: [2]}, audit_dir=tmp_path, progress=False)
-    M = plan.M
-    assert (h.loss[:M + 1] == reference.loss[:M + 1]).all()            # pre-training and round 1: unchanged
-    assert h.loss[M + 1] != reference.loss[M + 1] and np.isfinite(h.loss).all()
-    assert (h.time == reference.time).all()                            # the clock is the system model's
-    netaudit.check(tmp_path)
-    assert no_process_left(tmp_path) == []
+    N, R = plan.N, plan.M + plan.N
+    with pytest.warns(flower.ClientFailureWarning, match=rf"round {N}: device 1 skipped \(error reply:.*injected"):
+        h = flower.run(s, plan, seed=3, engine="flwr-run", inject_failures={1: [N]}, audit_dir=tmp_path,
+                       progress=False)
+    assert (h.loss[:R - 1] == reference.loss[:R - 1]).all()
+    before = h.eval_round < R
+    assert (h.eval_round == reference.eval_round).all()
+    for field in ("test_accuracy", "test_loss", "task_loss"):
+        assert (getattr(h, field)[before] == getattr(reference, field)[before]).all(), field
+    assert h.loss[-1] != reference.loss[-1] and np.isfinite(h.loss[-1])
+    assert (h.time == reference.time).all() and (h.energy == reference.energy).all()
+    check_network_and_processes(tmp_path, "flwr run")

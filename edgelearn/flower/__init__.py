@@ -13,7 +13,7 @@ B_k^(n) / B_tot^(n) and the indices of its B_k^(n) samples (drawn by the trainer
 stream, so the run is the in-process one); device k answers weight * grad L_k (eq. 7).
 A device that fails (error reply, or no reply within ``round_timeout``) is skipped and the
 weights renormalised (``on_failure="skip"``), or the run stops (``"fail"``: a
-:class:`~edgelearn.flower.strategy.RoundFailedError`); each skipped device is reported as a
+:class:`RoundFailedError`); each skipped device is reported as a
 :class:`ClientFailureWarning`.
 
 Everything stays on the machine: the run happens in a child process inside a network
@@ -48,7 +48,10 @@ ENGINES = ("simulation", "flwr-run")
 #: Environment of every Flower process :func:`run` starts (plus a temporary ``FLWR_HOME``).
 FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
               "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1", "RAY_USAGE_STATS_ENABLED": "0",
-              "RAY_DEDUP_LOGS": "0", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+              "RAY_DEDUP_LOGS": "0", "PYTHONWARNINGS": "ignore::DeprecationWarning",
+              # Ray kills its workers when the machine's memory is 95% used, by anyone; on a shared machine
+              # that fails runs at random.  Leave out-of-memory handling to the kernel.
+              "RAY_memory_monitor_refresh_ms": "0"}
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _NETAUDIT = Path(__file__).resolve().parent / "netaudit.py"      # runs as a plain script: no edgelearn import

@@ -1,6 +1,6 @@
 """The Flower ServerApp and ClientApp of a FedSGD fine-tuning run (issue 13).
 
-``server_app`` runs the in-process trainer's loop (:func:`edgelearn.train._train`): the
+``server_app`` runs the in-process trainer's loop (``edgelearn.train._train``): the
 pre-training rounds stay on the server, in process, and each fine-tuning round is sent to
 the devices by the :class:`~edgelearn.flower.strategy.FedSGD` strategy.  ``client_app``
 is device k: it holds partition k of the experiment's device data and, per round, computes

@@ -4,7 +4,7 @@ Flower has no FedSGD; :class:`FedSGD` subclasses its message-based ``FedAvg`` an
 overrides ``configure_train`` (one message per device, each with its own batch size
 B_k^(n), weight B_k^(n) / B_tot^(n) and sample indices) and ``aggregate_train`` (the
 weighted sum of the devices' gradients, eq. 8).  The global step (eq. 9) is taken by the
-server's loop, the trainer's own (:func:`edgelearn.train._train`), so pre-training,
+server's loop, the trainer's own (``edgelearn.train._train``), so pre-training,
 evaluation and the SGD step are the in-process trainer's code.
 
 Failure rule (``on_failure``): a device that answers with an error, or does not answer
@@ -37,6 +37,13 @@ class Failure:
     round: int
     k: int
     reason: str
+
+
+def _last_line(text: str, limit: int = 200) -> str:
+    """The last non-empty line of an error text (Ray wraps a ClientApp's exception in its whole traceback)."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
 class FedSGD(FedAvg):
@@ -99,7 +106,7 @@ class FedSGD(FedAvg):
             if k is None:
                 continue
             if msg.has_error():
-                why[k] = f"error reply: {msg.error.reason}"
+                why[k] = f"error reply: {_last_line(msg.error.reason)}"
                 continue
             cfg = msg.content.config_records.get("result") if hasattr(msg.content, "config_records") else None
             if cfg is None or int(cfg["partition-id"]) != k:
