@@ -8,16 +8,17 @@ Modules, one concept each: :mod:`~edgelearn.scenario` (parameters),
 :mod:`~edgelearn.solver` (problem (P1): exact convex form, the paper's SCA, the (M, N) search),
 :mod:`~edgelearn.explorers` (kernel-free slider figures for the static book),
 :mod:`~edgelearn.estimate` (learning constants of Theorem 3.1 from a model and data),
-:mod:`~edgelearn.exact` (a problem whose constants are known exactly).
+:mod:`~edgelearn.exact` (a problem whose constants are known exactly),
+:mod:`~edgelearn.regime` (which stages the optimum uses, over a grid of parameters).
 """
-from . import bound, explorers, scenarios, system
+from . import bound, explorers, regime, scenarios, system
 from .evaluate import Report, evaluate
 from .plan import Plan
 from .scenario import Scenario
 from .solver import InfeasibleBudgetError, Solution, solve
 
 __version__ = "0.1.0"
-__all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenarios", "explorers",
+__all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenarios", "explorers", "regime",
            "solve", "Solution", "InfeasibleBudgetError"]
 
 # The torch-based modules (networks, datasets, trainers) load on first use, so that

@@ -1,7 +1,8 @@
 """Shared plotting conventions: one colour and one label per scheme across the whole book."""
 from __future__ import annotations
 
-__all__ = ["SCHEMES", "SCHEME_COLORS", "SCHEME_LABELS", "STAGE_COLORS", "round_breakdown_figure"]
+__all__ = ["SCHEMES", "SCHEME_COLORS", "SCHEME_LABELS", "STAGE_COLORS", "round_breakdown_figure", "REGIME_COLORS",
+           "REGIME_LABELS", "regime_map_figure"]
 
 #: The proposed design and the paper's five benchmarks, in the order the book lists them.
 SCHEMES = ("proposed", "fixed_power", "fixed_frequency", "fixed_batch", "pretrain_only", "finetune_only")
@@ -81,3 +82,84 @@ def round_breakdown_figure(scenario, plan, n: int = 0, m: int = 0):
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+#: Colour of each regime of the optimal plan on a regime map (see :mod:`edgelearn.regime`).
+REGIME_COLORS = {
+    "pretrain_only": "#CC79A7",   # the colour of the pre-training-only scheme
+    "finetune_only": "#D55E00",   # the colour of the fine-tuning-only scheme
+    "two_stage": "#0072B2",
+    "infeasible": "#DDDDDD",
+}
+
+REGIME_LABELS = {"pretrain_only": "pre-training only", "finetune_only": "fine-tuning only",
+                 "two_stage": "both stages", "infeasible": "no feasible plan"}
+
+
+def _edges(v):
+    import numpy as np
+
+    v = np.asarray(v, float)
+    if len(v) == 1:
+        return np.array([v[0] * 0.9, v[0] * 1.1]) if v[0] > 0 else np.array([v[0] - 0.5, v[0] + 0.5]), False
+    log = bool(np.all(v > 0) and v.max() / v.min() > 20)
+    t = np.log(v) if log else v
+    mid = (t[1:] + t[:-1]) / 2
+    e = np.concatenate([[t[0] - (mid[0] - t[0])], mid, [t[-1] + (t[-1] - mid[-1])]])
+    return (np.exp(e) if log else e), log
+
+
+def regime_map_figure(rmap, ax=None, *, annotate: bool = True, title: str | None = None, marks=None):
+    """Draw a :class:`~edgelearn.regime.RegimeMap`: one colour per regime, each cell labelled with
+    pre-training's share of the energy (in %), and contour lines of that share.
+
+    ``marks``: ``{label: (x, y)}`` points to mark (e.g. a preset).  Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from .regime import CELL_REGIMES
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.6))
+    codes = np.vectorize(CELL_REGIMES.index)(rmap.regime)
+    cmap = ListedColormap([REGIME_COLORS[r] for r in CELL_REGIMES])
+    xe, xlog = _edges(rmap.x)
+    ye, ylog = _edges(rmap.y)
+    ax.pcolormesh(xe, ye, codes, cmap=cmap, vmin=-0.5, vmax=len(CELL_REGIMES) - 0.5, shading="flat")
+    if xlog:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
+    if annotate and rmap.regime.size <= 400:
+        for i, yv in enumerate(rmap.y):
+            for j, xv in enumerate(rmap.x):
+                share = rmap.energy_share[i, j]
+                if np.isfinite(share):
+                    ax.text(xv, yv, f"{100 * share:.0f}", ha="center", va="center", fontsize=7,
+                            color="white" if rmap.regime[i, j] != "infeasible" else "black")
+    for label, (xv, yv) in (marks or {}).items():
+        ax.plot(xv, yv, marker="*", ms=14, mec="black", mfc="yellow", ls="none")
+        ax.annotate(label, (xv, yv), xytext=(6, 6), textcoords="offset points", fontsize=9,
+                    bbox=dict(boxstyle="round", fc="white", alpha=0.8))
+    present = [r for r in CELL_REGIMES if np.any(rmap.regime == r)]
+    ax.legend(handles=[Patch(color=REGIME_COLORS[r], label=REGIME_LABELS[r]) for r in present], fontsize=9,
+              loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(present), frameon=False)
+    ax.set_xlabel(_AXIS_LABELS.get(rmap.x_name, rmap.x_name))
+    ax.set_ylabel(_AXIS_LABELS.get(rmap.y_name, rmap.y_name))
+    ax.set_title(title or "Optimal plan of (P1); numbers: pre-training's share of the energy (%)", fontsize=10)
+    return ax
+
+
+_AXIS_LABELS = {
+    "c_ratio": r"$c/\hat c$ (server over device FLOPs per cycle)",
+    "wasserstein": r"$W(\hat{\mathcal P}, \mathcal P)$",
+    "tau0": r"delay budget $\tilde\tau_0$ (s)",
+    "E0": r"energy budget $\tilde E_0$ (J)",
+    "E0_per_tau0": r"$\tilde E_0/\tilde\tau_0$ (W)",
+    "budget_scale": r"both budgets scaled by",
+    "alpha2": r"$\alpha^2$", "alpha_hat2": r"$\hat\alpha^2$", "beta": r"model size $\beta$ (bit)",
+    "n_flop": r"$N_{\rm FLOP}$ (FLOP per sample)",
+}

@@ -151,7 +151,7 @@ def test_a_plan_with_the_wrong_number_of_devices_is_refused(setting):
 
 
 def test_pretraining_decreases_the_loss_on_mnist():
-    s = el.scenarios.mnist().replace(gamma=0.05)
+    s = el.scenarios.mnist().replace(gamma=0.05, rho=20.0, rho_hat=20.0)   # gamma <= 1/rho (Theorem 3.1)
     h = train.run(s, el.Plan.uniform(s, 150, 1, D=32, B=4), "mnist-mnist", cache=False, progress=False,
                   eval_every=0)
     assert h.loss[-20:].mean() < h.loss[:20].mean() - 0.3
