@@ -201,7 +201,8 @@ def run(scenario, plan, experiment: str = "mnist-mnist", *, seed: int = 0, eval_
     (:func:`edgelearn.flower.netaudit.check` reads them); they are checked in any case.
 
     Simulated time and energy are the system model's (eqs. 14-21), as in ``train.run``: a
-    skipped device does not change the clock.
+    skipped device does not change the clock.  ``EDGELEARN_FLOWER_KEEP=1`` in the environment
+    keeps the run's temporary directory (log, run description, Ray's logs) for inspection.
     """
     import torch
 
