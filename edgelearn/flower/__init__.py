@@ -51,7 +51,9 @@ FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
               "RAY_DEDUP_LOGS": "0", "PYTHONWARNINGS": "ignore::DeprecationWarning",
               # Ray kills its workers when the machine's memory is 95% used, by anyone; on a shared machine
               # that fails runs at random.  Leave out-of-memory handling to the kernel.
-              "RAY_memory_monitor_refresh_ms": "0"}
+              "RAY_memory_monitor_refresh_ms": "0",
+              # and it gives a starting worker 60 s to register, which a busy machine can exceed
+              "RAY_worker_register_timeout_seconds": "600"}
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _NETAUDIT = Path(__file__).resolve().parent / "netaudit.py"      # runs as a plain script: no edgelearn import
@@ -192,7 +194,8 @@ def run(scenario, plan, experiment: str = "mnist-mnist", *, seed: int = 0, eval_
     ``"flwr-run"`` (the ``flwr run`` CLI on a local simulation federation).
     ``on_failure``: ``"skip"`` a failed device and renormalise, or ``"fail"`` the run;
     ``round_timeout``: seconds to wait for the devices' replies in a round; ``timeout``:
-    seconds for the whole run (the run's processes are then killed).  ``device``: where the
+    seconds for the whole run (the run's processes are then killed), and for the SuperNodes to
+    come up and answer the first (QUERY) round.  ``device``: where the
     server and the clients compute; ``threads``: torch threads on both sides (default: this
     process's count, so the float results match it).  ``ray_cpus``: CPUs Ray may use
     (default: min(K, cores)).  ``inject_failures``: ``{k: [rounds]}``, device k raises in
@@ -224,7 +227,8 @@ def run(scenario, plan, experiment: str = "mnist-mnist", *, seed: int = 0, eval_
         spec = dict(scenario=scenario.to_dict(), plan=plan.to_dict(), K=scenario.K, experiment=experiment,
                     partition=partition, alpha=float(alpha), data_seed=int(data_seed), seed=int(seed),
                     eval_every=eval_every, eval_samples=int(eval_samples), device=str(device), threads=threads,
-                    on_failure=on_failure, timeout=float(round_timeout), ray_cpus=ray_cpus,
+                    on_failure=on_failure, timeout=float(round_timeout), start_timeout=float(timeout),
+                    ray_cpus=ray_cpus,
                     inject={str(k): [int(r) for r in v] for k, v in (inject_failures or {}).items()},
                     out=str(out), progress=str(tmp / "progress"))
         spec_path.write_text(json.dumps(spec))

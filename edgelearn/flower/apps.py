@@ -153,7 +153,8 @@ def discover(grid: Grid, K: int, timeout: float = 60.0) -> tuple[list[int], list
     deadline = time.monotonic() + timeout
     nodes = {}
     while time.monotonic() < deadline and len(nodes) < K:
-        ids = [i for i in grid.get_node_ids() if i not in nodes.values()]
+        known = {node for node, _ in nodes.values()}
+        ids = [i for i in grid.get_node_ids() if i not in known]
         if not ids:
             time.sleep(0.2)
             continue
@@ -180,7 +181,7 @@ def main(grid: Grid, context: Context) -> None:
     plan = Plan(**{k: (np.array(v, float).reshape(-1, K) if k in ("B", "f_hat", "p") else v) for k, v in p.items()})
     exp = _experiment(spec)
     dev = _train_mod.pick_device(spec["device"])
-    nodes, sizes = discover(grid, K, timeout=spec["timeout"])
+    nodes, sizes = discover(grid, K, timeout=spec.get("start_timeout", spec["timeout"]))
     expected = [len(d) for d in exp.devices]
     if sizes != expected:
         raise RuntimeError(f"the SuperNodes hold {sizes} samples but the experiment's devices hold {expected}")
