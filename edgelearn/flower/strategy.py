@@ -42,7 +42,7 @@ class Failure:
 def _last_line(text: str, limit: int = 200) -> str:
     """The last non-empty line of an error text (Ray wraps a ClientApp's exception in its whole traceback)."""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
+    line = lines[-1].rstrip("'>)") if lines else ""
     return line if len(line) <= limit else line[:limit] + "..."
 
 
