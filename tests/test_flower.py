@@ -249,7 +249,7 @@ def test_run_simulation_equals_train_run_bit_for_bit(setup, tmp_path):
     s, plan, reference = setup
     with warnings.catch_warnings():
         warnings.simplefilter("error", flower.ClientFailureWarning)
-        h = flower.run(s, plan, seed=3, engine="simulation", audit_dir=tmp_path, progress=False)
+        h = flower.run(s, plan, seed=3, engine="simulation", audit_dir=tmp_path, progress=False, timeout=400)
     assert_same_history(h, reference)
     # the default trainer sums the gradients in one pass over the union: the same numbers up to rounding
     default = train.run(s, plan, seed=3, cache=False, progress=False)
@@ -267,7 +267,7 @@ def test_flwr_run_equals_train_run_and_skips_a_failing_device(setup, tmp_path):
     N, R = plan.N, plan.M + plan.N
     with pytest.warns(flower.ClientFailureWarning, match=rf"round {N}: device 1 skipped \(error reply:.*injected"):
         h = flower.run(s, plan, seed=3, engine="flwr-run", inject_failures={1: [N]}, audit_dir=tmp_path,
-                       progress=False)
+                       progress=False, timeout=400)
     assert (h.loss[:R - 1] == reference.loss[:R - 1]).all()
     before = h.eval_round < R
     assert (h.eval_round == reference.eval_round).all()

@@ -86,6 +86,10 @@ spec = "{spec}"
 """
 
 
+_RAY_START_FAILED = "The current node timed out during startup"
+_START_RETRIES = 2
+
+
 class RoundFailedError(RuntimeError):
     """A FedSGD round could not be aggregated (rule ``"fail"`` and a device failed, or no device answered)."""
 
@@ -250,7 +254,16 @@ def run(scenario, plan, experiment: str = "mnist-mnist", *, seed: int = 0, eval_
             argv = isolation_command(f"{watch_command(audit, py)}; {main}", python=py)
         else:
             argv = ["sh", "-c", main]
-        rc, log = _supervise(argv, env, tmp, timeout, plan.N, progress)
+        deadline = time.monotonic() + timeout
+        for attempt in range(1 + _START_RETRIES):
+            rc, log = _supervise(argv, env, tmp, deadline - time.monotonic(), plan.N, progress)
+            if out.exists() or out.with_suffix(".error.json").exists() or _RAY_START_FAILED not in log:
+                break
+            # Ray gives its node a fixed 30 s to come up; on a loaded machine it can miss that: start afresh
+            warnings.warn(f"Ray did not start in time (attempt {attempt + 1} of {1 + _START_RETRIES}); "
+                          f"starting the Flower run again", RuntimeWarning, stacklevel=2)
+            for d in ("flwr-home", "ray"):
+                shutil.rmtree(tmp / d, ignore_errors=True)
         if out.with_suffix(".error.json").exists():
             raise RoundFailedError(json.loads(out.with_suffix(".error.json").read_text())["message"])
         if not out.exists():
@@ -275,6 +288,8 @@ def _supervise(argv, env, tmp: Path, timeout: float, N: int, progress: bool):
     """Run ``argv`` (its output to a log file), show a bar over the fine-tuning rounds, kill it by pid on timeout."""
     from tqdm.auto import tqdm
 
+    if timeout <= 0:
+        raise TimeoutError("the Flower run used up its timeout before it could start")
     log_path = tmp / "run.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -286,7 +301,7 @@ def _supervise(argv, env, tmp: Path, timeout: float, N: int, progress: bool):
             if time.monotonic() > deadline:
                 proc.send_signal(signal.SIGKILL)     # --kill-child: the namespace and all in it end with it
                 proc.wait()
-                raise TimeoutError(f"the Flower run took longer than timeout = {timeout:g} s and was killed; "
+                raise TimeoutError(f"the Flower run took longer than its timeout and was killed; "
                                    f"its log ends:\n" + log_path.read_text(errors="replace")[-3000:])
             try:
                 done = int((tmp / "progress").read_text() or 0)

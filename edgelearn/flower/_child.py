@@ -1,14 +1,17 @@
 """``python -m edgelearn.flower._child SPEC``: run one FedSGD fine-tuning through ``run_simulation``.
 
 Started by :func:`edgelearn.flower.run` (inside a loopback-only network namespace); the
-ServerApp writes the History to the spec's ``out``.
+ServerApp writes the History to the spec's ``out``.  The process ends with ``os._exit`` so that
+a ServerApp thread still waiting for SuperNodes (after Ray failed to start, say) cannot keep
+it alive; exit status 0 (done), 1 (failed).
 """
 import os
 import sys
+import traceback
 import warnings
 
 
-def main(spec_path: str) -> None:
+def main(spec_path: str) -> int:
     from flwr.simulation import run_simulation
 
     from .apps import client_app, load_spec, server_app
@@ -24,7 +27,15 @@ def main(spec_path: str) -> None:
                                        "init_args": {"num_cpus": spec["ray_cpus"], "include_dashboard": False,
                                                      "logging_level": "error", "log_to_driver": True}},
                        verbose_logging=False)
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    try:
+        code = main(sys.argv[1])
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
