@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .plan import distinct_rows
+
 __all__ = ["BoundTerms", "terms", "upsilon", "upsilon_from_sums", "batch_sums"]
 
 
@@ -38,12 +40,12 @@ class BoundTerms:
 def batch_sums(D, B):
     """Lambda = sum_m 1/D~^(m) and Omega = sum_n 1/B~_tot^(n) of Theorem 3.1.
 
-    ``D`` has shape (M,), ``B`` shape (N, K); B~_tot^(n) = sum_k B~_k^(n).
+    ``D`` has shape (M,), ``B`` shape (N, K); B~_tot^(n) = sum_k B~_k^(n).  A
+    round-invariant stage (a broadcast view, see :class:`~edgelearn.Plan`) costs O(1).
     """
-    D = np.asarray(D, float)
-    B = np.asarray(B, float)
-    Lam = float(np.sum(1.0 / D)) if D.size else 0.0
-    Om = float(np.sum(1.0 / B.sum(axis=-1))) if B.shape[0] else 0.0
+    (D, nD), (B, nB) = distinct_rows(np.asarray(D, float)), distinct_rows(np.asarray(B, float))
+    Lam = float(nD * np.sum(1.0 / D)) if D.size else 0.0
+    Om = float(nB * np.sum(1.0 / B.sum(axis=-1))) if B.shape[0] else 0.0
     return Lam, Om
 
 

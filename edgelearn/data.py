@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import _validate as _v
+
 __all__ = ["Dataset", "Experiment", "load", "split", "partition", "experiment", "EXPERIMENTS",
-           "DATASETS", "default_root", "DatasetNotFoundError"]
+           "DATASETS", "default_root", "DatasetError", "DatasetNotFoundError", "DatasetCorruptError"]
 
 #: Per-channel mean and standard deviation used to normalise images (MNIST, CIFAR-10).
 _NORMALISE = {1: ((0.1307,), (0.3081,)), 3: ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))}
@@ -42,8 +44,16 @@ DATASETS = {
 }
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetError(Exception):
+    """A dataset cannot be loaded: the base of :class:`DatasetNotFoundError` and :class:`DatasetCorruptError`."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
     """A dataset is not on disk where :func:`load` looked for it."""
+
+
+class DatasetCorruptError(DatasetError, ValueError):
+    """A dataset is on disk but a file of it is corrupt, truncated, empty or missing: the message names it."""
 
 
 def default_root() -> Path:
@@ -123,14 +133,92 @@ def _uci_digits() -> Dataset:
     return Dataset(images, torch.from_numpy(d.target.astype(np.int64)), "uci-digits")
 
 
-def _mnist(root: Path, split_: str, download: bool) -> Dataset:
-    from torchvision.datasets import MNIST
+def _corrupt(path, what, name):
+    how = ("fetch it again from https://github.com/BayesWatch/cinic-10" if name == "cinic10"
+           else f"delete it and call load({name!r}, download=True), or copy it again")
+    return DatasetCorruptError(f"dataset {name!r}: {path} {what}. Replace the file ({how}).")
 
+
+def _read_idx(path: Path, ndim: int, name: str = "mnist") -> np.ndarray:
+    """An idx file (the MNIST format): magic 0, 0, 0x08 (unsigned bytes), ndim; big-endian int32 sizes; the bytes."""
+    blob = path.read_bytes()
+    if not blob:
+        raise _corrupt(path, "is empty (0 bytes)", name)
+    if len(blob) < 4 or blob[0] != 0 or blob[1] != 0 or blob[2] != 0x08 or blob[3] != ndim:
+        raise _corrupt(path, f"is not an idx file of unsigned bytes with {ndim} dimension(s) (its first bytes are "
+                             f"{blob[:4].hex(' ')}, expected 00 00 08 {ndim:02x})", name)
+    head = 4 + 4 * ndim
+    if len(blob) < head:
+        raise _corrupt(path, f"is truncated: {len(blob)} bytes, shorter than its {head}-byte header", name)
+    dims = [int.from_bytes(blob[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    size = head + int(np.prod(dims, dtype=np.int64))
+    if len(blob) != size:
+        how = "is truncated" if len(blob) < size else "has extra bytes"
+        raise _corrupt(path, f"{how}: {len(blob):,} bytes where its header (sizes {dims}) needs {size:,}", name)
+    return np.frombuffer(blob, dtype=np.uint8, offset=head).reshape(dims)
+
+
+def _mnist(root: Path, split_: str, download: bool) -> Dataset:
+    # The idx files are read and checked here (the format is four lines of code);
+    # download=True goes through torchvision, which checks every file's MD5.
+    prefix = "train" if split_ == "train" else "t10k"
+    raw = root / "MNIST" / "raw"
+    files = [raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"]
+    hint = "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte"
+    if download or not any(f.is_file() for f in files):
+        from torchvision.datasets import MNIST
+
+        try:        # downloads; also reads the legacy processed/*.pt layout of old torchvision versions
+            ds = MNIST(str(root), train=(split_ == "train"), download=download)
+        except RuntimeError:
+            raise _missing("mnist", root, hint) from None
+        if not all(f.is_file() for f in files):
+            return Dataset(ds.data.unsqueeze(1).contiguous(), ds.targets, f"mnist-{split_}")
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise DatasetCorruptError(
+            f"dataset 'mnist' is incomplete: {missing[0]} is missing (expected {hint} under {root}); "
+            f"copy it there or call load('mnist', download=True)")
+    images = _read_idx(files[0], 3)
+    labels = _read_idx(files[1], 1)
+    if images.shape[1:] != (28, 28):
+        raise _corrupt(files[0], f"holds images of {images.shape[1]}x{images.shape[2]} pixels, not 28x28", "mnist")
+    if len(labels) != len(images):
+        raise _corrupt(files[1], f"has {len(labels):,} labels but {files[0].name} has {len(images):,} images", "mnist")
+    if labels.size and labels.max() > 9:
+        raise _corrupt(files[1], f"has a label {int(labels.max())}: labels must be digits 0..9", "mnist")
+    return Dataset(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)),
+                   f"mnist-{split_}")
+
+
+def _cifar_batch(path: Path):
+    """One CIFAR-10 python batch: (images (n, 3, 32, 32) uint8, labels (n,)), checked."""
+    if path.stat().st_size == 0:
+        raise _corrupt(path, "is empty (0 bytes)", "cifar10")
     try:
-        ds = MNIST(str(root), train=(split_ == "train"), download=download)
-    except RuntimeError:
-        raise _missing("mnist", root, "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte") from None
-    return Dataset(ds.data.unsqueeze(1).contiguous(), ds.targets, f"mnist-{split_}")
+        with open(path, "rb") as fh:
+            entry = pickle.load(fh, encoding="latin1")
+    except Exception as e:  # UnpicklingError, EOFError, ValueError, ...: any failure means a bad file
+        raise _corrupt(path, f"cannot be read as a CIFAR-10 batch (a python pickle): {type(e).__name__}: {e}",
+                       "cifar10") from None
+    if not isinstance(entry, dict) or "data" not in entry or "labels" not in entry:
+        keys = sorted(map(str, entry)) if isinstance(entry, dict) else type(entry).__name__
+        raise _corrupt(path, f"is not a CIFAR-10 batch: expected a dict with 'data' and 'labels', got {keys}",
+                       "cifar10")
+    try:
+        x = np.asarray(entry["data"])
+        y = np.asarray(entry["labels"], dtype=np.int64)
+    except (TypeError, ValueError) as e:
+        raise _corrupt(path, f"has unreadable 'data' or 'labels' ({e})", "cifar10") from None
+    if x.ndim != 2 or x.shape[1] != 3072 or x.dtype.kind not in "ui" or (x.size and (x.min() < 0 or x.max() > 255)):
+        raise _corrupt(path, f"has 'data' of shape {x.shape} and type {x.dtype}: expected (n, 3072) bytes "
+                             f"(32x32 pixels x 3 colours)", "cifar10")
+    if y.shape != (x.shape[0],):
+        raise _corrupt(path, f"has {y.size} labels for {x.shape[0]} images", "cifar10")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise _corrupt(path, f"has a label {int(y.max() if y.max() > 9 else y.min())}: labels must be 0..9",
+                       "cifar10")
+    return x.astype(np.uint8).reshape(-1, 3, 32, 32), y
 
 
 def _cifar10(root: Path, split_: str, download: bool) -> Dataset:
@@ -143,19 +231,20 @@ def _cifar10(root: Path, split_: str, download: bool) -> Dataset:
 
         CIFAR10(str(root), train=(split_ == "train"), download=True)
     files = [f"data_batch_{i}" for i in range(1, 6)] if split_ == "train" else ["test_batch"]
-    if not all((folder / f).is_file() for f in files):
+    present = [(folder / f).is_file() for f in files]
+    if not any(present):
         raise _missing("cifar10", root, "cifar-10-batches-py/{data_batch_1..5,test_batch}")
-    xs, ys = [], []
-    for f in files:
-        with open(folder / f, "rb") as fh:
-            entry = pickle.load(fh, encoding="latin1")
-        xs.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.extend(entry["labels"])
-    return Dataset(torch.from_numpy(np.concatenate(xs)), torch.tensor(ys), f"cifar10-{split_}")
+    if not all(present):
+        gone = [f for f, ok in zip(files, present) if not ok]
+        raise DatasetCorruptError(
+            f"dataset 'cifar10' is incomplete: {', '.join(str(folder / f) for f in gone)} missing; "
+            f"copy the file(s) there or call load('cifar10', download=True)")
+    xs, ys = zip(*(_cifar_batch(folder / f) for f in files))
+    return Dataset(torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)), f"cifar10-{split_}")
 
 
 def _cinic10(root: Path, split_: str, download: bool) -> Dataset:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     folder = root / "cinic10" / split_
     if not folder.is_dir():
@@ -166,14 +255,30 @@ def _cinic10(root: Path, split_: str, download: bool) -> Dataset:
                          f"{root / 'cinic10' / 'train' / 'airplane'} holds PNGs")
     if not all((folder / c).is_dir() for c in CIFAR_CLASSES):
         raise _missing("cinic10", root, f"cinic10/{split_}/<class>/*.png for the classes {', '.join(CIFAR_CLASSES)}")
-    xs, ys = [], []
+    xs, ys, empty = [], [], []
     for label, cls in enumerate(CIFAR_CLASSES):       # the same label order as CIFAR-10
-        for path in sorted((folder / cls).glob("*.png")):
-            with Image.open(path) as im:
-                xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+        paths = sorted((folder / cls).glob("*.png"))
+        if not paths:
+            empty.append(cls)
+        for path in paths:
+            try:
+                with Image.open(path) as im:
+                    x = np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1)
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+                raise _corrupt(path, f"is not a readable PNG ({type(e).__name__}: {e})", "cinic10") from None
+            if xs and x.shape != xs[0].shape:
+                raise _corrupt(path, f"is {x.shape[2]}x{x.shape[1]} pixels but {first} is "
+                                     f"{xs[0].shape[2]}x{xs[0].shape[1]}: every image must have the same size",
+                               "cinic10")
+            if not xs:
+                first = f"{cls}/{path.name}"
+            xs.append(x)
             ys.append(label)
     if not xs:
         raise _missing("cinic10", root, f"PNG files in cinic10/{split_}/<class>/")
+    if empty:
+        raise DatasetCorruptError(f"dataset 'cinic10' is incomplete: no PNG files in "
+                                  f"{', '.join(str(folder / c) for c in empty)}")
     return Dataset(torch.from_numpy(np.stack(xs)), torch.tensor(ys), f"cinic10-{split_}")
 
 
@@ -189,13 +294,16 @@ def load(name: str, root=None, download: bool = False, *, split: str = "train") 
     CINIC-10).  A missing dataset raises :class:`DatasetNotFoundError` saying where the
     files go.
     """
+    if not isinstance(name, str):
+        raise _v.InputTypeError(f"dataset name = {_v.show(name)} ({type(name).__name__}): must be one of "
+                                f"{sorted(DATASETS)}")
     if name == "mnist-5k":
         return _mnist_5k()
     if name == "uci-digits":
         return _uci_digits()
     if name not in _SPLITS:
         raise ValueError(f"dataset name = {name!r}: must be one of {sorted(DATASETS)}")
-    if split not in _SPLITS[name]:
+    if not isinstance(split, str) or split not in _SPLITS[name]:
         raise ValueError(f"split = {split!r}: must be one of {_SPLITS[name]} for {name!r}")
     root = default_root() if root is None else Path(root).expanduser()
     return {"mnist": _mnist, "cifar10": _cifar10, "cinic10": _cinic10}[name](root, split, download)
@@ -204,7 +312,11 @@ def load(name: str, root=None, download: bool = False, *, split: str = "train") 
 # ---------------------------------------------------------------------------- splits
 def split(dataset: Dataset, sizes, seed: int = 0, names=None) -> list[Dataset]:
     """Disjoint class-stratified random subsets of the given sizes (each keeps the label mix)."""
-    sizes = [int(s) for s in sizes]
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise _v.InputTypeError(f"split sizes = {_v.show(sizes)} ({type(sizes).__name__}): must be a list of "
+                                f"whole numbers")
+    sizes = [_v.whole(f"split sizes[{i}]", s, 1, len(dataset)) for i, s in enumerate(sizes)]
+    seed = None if seed is None else _v.whole("split seed", seed, 0, 2**63 - 1)
     if any(s < 1 for s in sizes) or sum(sizes) > len(dataset):
         raise ValueError(f"split sizes = {sizes}: must be >= 1 and sum to at most len(dataset) = {len(dataset)}")
     rng = np.random.default_rng(seed)
@@ -228,14 +340,17 @@ def partition(dataset: Dataset, K: int, scheme: str = "iid", alpha: float = 0.5,
     ``scheme="dirichlet"``: each class is shared out with proportions drawn from
     Dirichlet(alpha, ..., alpha) (small ``alpha``: each device sees few classes).
     """
-    if isinstance(K, bool) or int(K) != K or K < 1 or K > len(dataset):
-        raise ValueError(f"K = {K!r}: must be a whole number in [1, len(dataset) = {len(dataset)}]")
-    K = int(K)
+    try:
+        K = _v.whole("K", K, 1, len(dataset))
+    except ValueError as e:
+        raise type(e)(f"{e} (len(dataset) = {len(dataset)})") from None
+    seed = None if seed is None else _v.whole("partition seed", seed, 0, 2**63 - 1)
     rng = np.random.default_rng(seed)
     if scheme == "iid":
         parts = np.array_split(rng.permutation(len(dataset)), K)
     elif scheme == "dirichlet":
-        if not alpha > 0:
+        alpha = _v.real("alpha", alpha)
+        if not (alpha > 0 and np.isfinite(alpha)):
             raise ValueError(f"alpha = {alpha!r}: must be > 0")
         labels = dataset.labels.numpy()
         for _ in range(100):
@@ -298,7 +413,7 @@ def experiment(name: str, K: int = 3, *, root=None, download: bool = False, sche
     The splits depend on ``seed`` only (not on the training seed), so every scheme of a
     comparison trains and is tested on the same data.
     """
-    if name not in EXPERIMENTS:
+    if not isinstance(name, str) or name not in EXPERIMENTS:
         raise ValueError(f"experiment = {name!r}: must be one of {sorted(EXPERIMENTS)}")
     net, description = EXPERIMENTS[name]
     if name in ("mnist-mnist", "digits-mnist"):

@@ -88,7 +88,7 @@ def round_breakdown_figure(scenario, plan, n: int = 0, m: int = 0):
 REGIME_COLORS = {
     "pretrain_only": "#CC79A7",   # the colour of the pre-training-only scheme
     "finetune_only": "#D55E00",   # the colour of the fine-tuning-only scheme
-    "two_stage": "#0072B2",
+    "two_stage": "#332288",       # its own colour: not a scheme's, not a stage's
     "infeasible": "#DDDDDD",
 }
 
@@ -96,24 +96,30 @@ REGIME_LABELS = {"pretrain_only": "pre-training only", "finetune_only": "fine-tu
                  "two_stage": "both stages", "infeasible": "no feasible plan"}
 
 
-def _edges(v):
+def _edges(v, log=None):
+    """Cell edges around the grid values ``v``; ``log``: None picks a log axis when ``v`` > 0 spans > 20x."""
     import numpy as np
 
     v = np.asarray(v, float)
+    if log and not np.all(v > 0):
+        raise ValueError(f"log axis needs positive values; got {v.min()}")
     if len(v) == 1:
-        return np.array([v[0] * 0.9, v[0] * 1.1]) if v[0] > 0 else np.array([v[0] - 0.5, v[0] + 0.5]), False
-    log = bool(np.all(v > 0) and v.max() / v.min() > 20)
+        return np.array([v[0] * 0.9, v[0] * 1.1]) if v[0] > 0 else np.array([v[0] - 0.5, v[0] + 0.5]), bool(log)
+    if log is None:
+        log = bool(np.all(v > 0) and v.max() / v.min() > 20)
     t = np.log(v) if log else v
     mid = (t[1:] + t[:-1]) / 2
     e = np.concatenate([[t[0] - (mid[0] - t[0])], mid, [t[-1] + (t[-1] - mid[-1])]])
     return (np.exp(e) if log else e), log
 
 
-def regime_map_figure(rmap, ax=None, *, annotate: bool = True, title: str | None = None, marks=None):
+def regime_map_figure(rmap, ax=None, *, annotate: bool = True, title: str | None = None, marks=None,
+                      xlog: bool | None = None, ylog: bool | None = None):
     """Draw a :class:`~edgelearn.regime.RegimeMap`: one colour per regime, each cell labelled with
-    pre-training's share of the energy (in %), and contour lines of that share.
+    pre-training's share of the energy (in %).
 
-    ``marks``: ``{label: (x, y)}`` points to mark (e.g. a preset).  Returns the axes.
+    ``marks``: ``{label: (x, y)}`` points to mark (e.g. a preset).  ``xlog``, ``ylog``: log axes
+    (None: when the values are positive and span more than 20x).  Returns the axes.
     """
     import matplotlib.pyplot as plt
     import numpy as np
@@ -126,8 +132,8 @@ def regime_map_figure(rmap, ax=None, *, annotate: bool = True, title: str | None
         _, ax = plt.subplots(figsize=(6, 4.6))
     codes = np.vectorize(CELL_REGIMES.index)(rmap.regime)
     cmap = ListedColormap([REGIME_COLORS[r] for r in CELL_REGIMES])
-    xe, xlog = _edges(rmap.x)
-    ye, ylog = _edges(rmap.y)
+    xe, xlog = _edges(rmap.x, xlog)
+    ye, ylog = _edges(rmap.y, ylog)
     ax.pcolormesh(xe, ye, codes, cmap=cmap, vmin=-0.5, vmax=len(CELL_REGIMES) - 0.5, shading="flat")
     if xlog:
         ax.set_xscale("log")
@@ -155,7 +161,7 @@ def regime_map_figure(rmap, ax=None, *, annotate: bool = True, title: str | None
 
 _AXIS_LABELS = {
     "c_ratio": r"$c/\hat c$ (server over device FLOPs per cycle)",
-    "wasserstein": r"$W(\hat{\mathcal P}, \mathcal P)$",
+    "wasserstein": r"$W(\hat{\mathcal{P}}, \mathcal{P})$",
     "tau0": r"delay budget $\tilde\tau_0$ (s)",
     "E0": r"energy budget $\tilde E_0$ (J)",
     "E0_per_tau0": r"$\tilde E_0/\tilde\tau_0$ (W)",

@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from . import _validate as _v
+
 __all__ = ["Scenario"]
 
 # kind of each field: "int", "scalar", "device" (one value per device, shape (K,)),
-# "channel" (shape (K,) fixed over rounds, or (N, K) one row per fine-tuning round).
+# "channel" (a scalar or shape (K,) fixed over rounds, or (N, K) one row per fine-tuning round).
 # lower: the allowed range, as (bound, strict).  unit: printed in errors and tables.
 _SPEC: dict[str, dict[str, Any]] = {}
 
@@ -30,8 +32,10 @@ class Scenario:
     """Every constant of the system model (12)-(21) and of the bound (34).
 
     Per-device fields accept a scalar (the same for every device) or an array of
-    length ``K``.  Channel gains accept shape ``(K,)`` (fixed over rounds, as in the
-    paper's experiments) or ``(N, K)`` (one row per fine-tuning round).
+    length ``K``.  Channel gains accept a scalar or shape ``(K,)`` (fixed over rounds, as
+    in the paper's experiments) or ``(N, K)`` (one row per fine-tuning round).
+    Every value must be a real number (not a string, None or a bool: those raise a
+    ``TypeError`` naming the field); ``K`` is a whole number in [1, 10^6].
     """
 
     # --- population and learning rate
@@ -90,38 +94,35 @@ class Scenario:
         kind, unit = meta["kind"], (" " + meta["unit"] if meta["unit"] else "")
         name = f"Scenario.{f.name}"
         if kind == "int":
-            if isinstance(value, bool) or not float(value).is_integer():
-                raise ValueError(f"{name} = {value!r}: must be a whole number >= {meta['lower'][0]}")
-            value = int(value)
-            if value < meta["lower"][0]:
-                raise ValueError(f"{name} = {value}: must be >= {meta['lower'][0]}")
-            return value
-        try:
-            arr = np.array(value, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} = {value!r}: must be a number or an array of numbers") from None
+            return _v.whole(name, value, meta["lower"][0], _v.MAX_DEVICES)
         if kind == "scalar":
-            if arr.ndim != 0:
-                raise ValueError(f"{name} has shape {arr.shape}: must be a single number")
-        elif kind == "device":
+            if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(_v.real_array(name, value)) != 0:
+                raise ValueError(f"{name} has shape {np.shape(value)}: must be a single number")
+            arr = np.asarray(_v.real(name, value))
+        else:
+            arr = np.array(_v.real_array(name, value), dtype=float)
+        if kind == "device":
             if arr.ndim == 0:
                 arr = np.full(self.K, float(arr))
             if arr.shape != (self.K,):
                 raise ValueError(f"{name} has shape {arr.shape}: must be a number or have shape (K,) = ({self.K},)")
         elif kind == "channel":
-            if arr.ndim == 0 or arr.shape[-1] != self.K or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] < 1):
+            if arr.ndim == 0:                           # one gain for every device, fixed over rounds
+                arr = np.full(self.K, float(arr))
+            if arr.shape[-1] != self.K or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] < 1):
                 raise ValueError(
                     f"{name} has shape {arr.shape}: must have shape (K,) = ({self.K},) for channels fixed "
                     f"over rounds, or (N, K) = (N, {self.K}) for one row per fine-tuning round"
                 )
         bound, strict = meta["lower"]
-        flat = arr.reshape(-1)
-        for i, v in enumerate(flat):
-            where = name if arr.ndim == 0 else f"{name}[{', '.join(map(str, np.unravel_index(i, arr.shape)))}]"
+        bad = ~np.isfinite(arr) | ((arr <= bound) if strict else (arr < bound))
+        if bad.any():
+            idx = np.unravel_index(int(np.argmax(bad)), arr.shape)
+            where = name if arr.ndim == 0 else f"{name}[{', '.join(map(str, idx))}]"
+            v = float(arr[idx])
             if not np.isfinite(v):
                 raise ValueError(f"{where} = {v}{unit}: must be finite")
-            if (strict and v <= bound) or (not strict and v < bound):
-                raise ValueError(f"{where} = {v:g}{unit}: must be {'>' if strict else '>='} {bound:g}")
+            raise ValueError(f"{where} = {v:g}{unit}: must be {'>' if strict else '>='} {bound:g}")
         if arr.ndim == 0:
             return float(arr)
         arr.setflags(write=False)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .plan import distinct_rows
+
 __all__ = [
     "channel_gains", "uplink_rate", "downlink_rate",
     "pretrain_delay", "pretrain_energy",
@@ -134,23 +136,25 @@ class Breakdown:
     @property
     def finetune_energy(self) -> np.ndarray:
         """Energy of each fine-tuning round (N,): broadcast + devices' compute and upload, eq. (21)."""
-        return self.broadcast_energy + self.compute_energy.sum(axis=-1) + self.upload_energy.sum(axis=-1)
+        (b, _), (c, _), (u, _) = (distinct_rows(a) for a in (self.broadcast_energy, self.compute_energy,
+                                                            self.upload_energy))
+        return np.broadcast_to(b + c.sum(axis=-1) + u.sum(axis=-1), self.broadcast_energy.shape)
 
     @property
     def pretrain_total_delay(self) -> float:
-        return float(self.pretrain_delay.sum())
+        return _total(self.pretrain_delay)
 
     @property
     def finetune_total_delay(self) -> float:
-        return float(self.finetune_delay.sum())
+        return _total(self.finetune_delay)
 
     @property
     def pretrain_total_energy(self) -> float:
-        return float(self.pretrain_energy.sum())
+        return _total(self.pretrain_energy)
 
     @property
     def finetune_total_energy(self) -> float:
-        return float(self.finetune_energy.sum())
+        return _total(self.finetune_energy)
 
     @property
     def total_delay(self) -> float:
@@ -172,25 +176,41 @@ class Breakdown:
         return t, e
 
 
+def _total(a) -> float:
+    """Sum over rounds; a round-invariant array (a broadcast view) costs O(1), not O(rounds)."""
+    rows, repeat = distinct_rows(a)
+    return float(repeat * rows.sum()) if repeat > 1 else float(np.sum(rows))
+
+
 def breakdown(scenario, plan) -> Breakdown:
-    """Every delay and energy term of eqs. (14)-(21) for ``plan``."""
+    """Every delay and energy term of eqs. (14)-(21) for ``plan``.
+
+    A round-invariant stage (see :class:`~edgelearn.Plan`) is computed once and its
+    per-round arrays are read-only broadcast views, so the cost does not grow with M, N.
+    """
     if plan.N and plan.K != scenario.K:
         raise ValueError(f"Plan has K = {plan.K} devices but the scenario has K = {scenario.K}")
-    g_up, g_down = channel_gains(scenario, plan.N)
+    N, K = plan.N, scenario.K
+    g_up, g_down = (distinct_rows(g)[0] for g in channel_gains(scenario, N))
+    B, f_hat, p = (distinct_rows(a)[0] for a in (plan.B, plan.f_hat, plan.p))
+    D, f = (distinct_rows(a)[0] for a in (plan.D, plan.f))
     down = download_time(scenario, g_down)
-    comp = compute_time(scenario, plan.B, plan.f_hat)
-    up = upload_time(scenario, plan.p, g_up)
+    comp = compute_time(scenario, B, f_hat)
+    up = upload_time(scenario, p, g_up)
     dev = down + comp + up
+    per_device = lambda a: np.broadcast_to(a, (N, K))  # noqa: E731
+    per_round = lambda a: np.broadcast_to(a, (N,))  # noqa: E731
+    pre = lambda a: np.broadcast_to(a, (plan.M,))  # noqa: E731
     return Breakdown(
-        pretrain_delay=pretrain_delay(scenario, plan.D, plan.f),
-        pretrain_energy=pretrain_energy(scenario, plan.D, plan.f),
-        download_time=down,
-        compute_time=comp,
-        upload_time=up,
-        device_delay=dev,
-        finetune_delay=dev.max(axis=-1) if plan.N else np.zeros(0),
-        straggler=dev.argmax(axis=-1) if plan.N else np.zeros(0, int),
-        broadcast_energy=broadcast_energy(scenario, g_down) if plan.N else np.zeros(0),
-        compute_energy=compute_energy(scenario, plan.B, plan.f_hat),
-        upload_energy=upload_energy(scenario, plan.p, g_up),
+        pretrain_delay=pre(pretrain_delay(scenario, D, f)),
+        pretrain_energy=pre(pretrain_energy(scenario, D, f)),
+        download_time=per_device(down),
+        compute_time=per_device(comp),
+        upload_time=per_device(up),
+        device_delay=per_device(dev),
+        finetune_delay=per_round(dev.max(axis=-1)) if N else np.zeros(0),
+        straggler=per_round(dev.argmax(axis=-1)) if N else np.zeros(0, int),
+        broadcast_energy=per_round(broadcast_energy(scenario, g_down)) if N else np.zeros(0),
+        compute_energy=per_device(compute_energy(scenario, B, f_hat)),
+        upload_energy=per_device(upload_energy(scenario, p, g_up)),
     )

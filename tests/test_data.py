@@ -138,3 +138,109 @@ def test_offline_experiments_share_devices_and_test_set_but_not_server_data():
 def test_full_experiment_without_files_raises_not_found(tmp_path):
     with pytest.raises(data.DatasetNotFoundError):
         data.experiment("mnist-mnist-full", root=tmp_path)
+
+
+# ---------------------------------------------------------------- corrupt or incomplete files (issue 14)
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b"", "is empty"),
+    (lambda b: b"\x12\x34" + b[2:], "is not an idx file"),
+    (lambda b: b[:-100], "is truncated"),
+    (lambda b: b[:6], "is truncated"),
+    (lambda b: b + b"\x00", "has extra bytes"),
+])
+def test_a_corrupt_idx_file_is_named_and_not_reported_missing(mnist_root, damage, message):
+    path = mnist_root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(data.DatasetCorruptError, match=message) as err:
+        data.load("mnist", mnist_root)
+    assert "train-images-idx3-ubyte" in str(err.value)
+    assert not isinstance(err.value, data.DatasetNotFoundError) and isinstance(err.value, data.DatasetError)
+
+
+def test_mnist_labels_that_do_not_match_the_images_are_reported(mnist_root):
+    write_idx(mnist_root / "MNIST" / "raw" / "train-labels-idx1-ubyte", np.arange(11) % 10)
+    with pytest.raises(data.DatasetCorruptError, match="has 11 labels but train-images-idx3-ubyte has 12 images"):
+        data.load("mnist", mnist_root)
+
+
+def test_an_incomplete_mnist_names_the_missing_file(mnist_root):
+    (mnist_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(data.DatasetCorruptError, match="incomplete: .*t10k-labels-idx1-ubyte is missing"):
+        data.load("mnist", mnist_root, split="test")
+
+
+@pytest.fixture
+def cifar_root(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump(dict(data=rng.integers(0, 256, (3, 3072)).astype(np.uint8), labels=[1, 2, 3]), f)
+    return tmp_path
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b[: len(b) // 2], "cannot be read as a CIFAR-10 batch.*(EOFError|UnpicklingError)"),
+    (lambda b: b"garbage" + b[7:], "cannot be read as a CIFAR-10 batch"),
+    (lambda b: b"", "is empty"),
+    (lambda b: pickle.dumps(dict(data=np.zeros((3, 3072), np.uint8))), "expected a dict with 'data' and 'labels'"),
+    (lambda b: pickle.dumps(dict(data=np.zeros((3, 100), np.uint8), labels=[1, 2, 3])), r"shape \(3, 100\)"),
+    (lambda b: pickle.dumps(dict(data=np.zeros((3, 3072), np.uint8), labels=[1, 2])), "2 labels for 3 images"),
+])
+def test_a_corrupt_cifar_batch_is_named(cifar_root, damage, message):
+    path = cifar_root / "cifar-10-batches-py" / "data_batch_3"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(data.DatasetCorruptError, match=message) as err:
+        data.load("cifar10", cifar_root)
+    assert "data_batch_3" in str(err.value)
+
+
+def test_an_incomplete_cifar_names_the_missing_batch(cifar_root):
+    (cifar_root / "cifar-10-batches-py" / "data_batch_4").unlink()
+    with pytest.raises(data.DatasetCorruptError, match="incomplete: .*data_batch_4 missing"):
+        data.load("cifar10", cifar_root)
+
+
+def _cinic(tmp_path, size=lambda label: 32):
+    from PIL import Image
+
+    for label, cls in enumerate(data.CIFAR_CLASSES):
+        d = tmp_path / "cinic10" / "train" / cls
+        d.mkdir(parents=True)
+        Image.fromarray(np.full((size(label), size(label), 3), label * 20, np.uint8)).save(d / "a.png")
+    return tmp_path
+
+
+def test_cinic_pngs_of_mixed_sizes_name_the_odd_file(tmp_path):
+    root = _cinic(tmp_path, size=lambda label: 32 if label != 4 else 40)
+    with pytest.raises(data.DatasetCorruptError, match=r"deer/a\.png is 40x40 pixels but airplane/a\.png is 32x32.*BayesWatch"):
+        data.load("cinic10", root)
+
+
+def test_a_broken_cinic_png_is_named(tmp_path):
+    root = _cinic(tmp_path)
+    (root / "cinic10" / "train" / "cat" / "b.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(data.DatasetCorruptError, match=r"cat/b\.png is not a readable PNG"):
+        data.load("cinic10", root)
+
+
+def test_a_cinic_class_without_images_is_incomplete(tmp_path):
+    root = _cinic(tmp_path)
+    (root / "cinic10" / "train" / "ship" / "a.png").unlink()
+    with pytest.raises(data.DatasetCorruptError, match="incomplete: no PNG files in .*ship"):
+        data.load("cinic10", root)
+
+
+def test_wrong_types_are_named():
+    with pytest.raises(TypeError, match=r"dataset name = 3 \(int\): must be one of"):
+        data.load(3)
+    ds = data.load("uci-digits")
+    with pytest.raises(TypeError, match=r"K = '2' \(str\): must be a whole number in \[1, 1,797\] \(len\(dataset\) = 1797\)"):
+        data.partition(ds, "2")
+    with pytest.raises(ValueError, match=r"K = 2\.5: must be a whole number"):
+        data.partition(ds, 2.5)
+    with pytest.raises(TypeError, match=r"alpha = '0\.5' \(str\): must be a real number"):
+        data.partition(ds, 2, "dirichlet", alpha="0.5")
+    with pytest.raises(TypeError, match=r"split sizes\[1\] = None"):
+        data.split(ds, [10, None])

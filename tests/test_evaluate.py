@@ -32,3 +32,48 @@ def test_report_prints_a_readable_table(hand):
     text = str(el.evaluate(hand, el.Plan.uniform(hand, M=1, N=1, D=10, B=10)))
     for word in ("Upsilon", "pre-training", "fine-tuning", "delay (35e)", "energy (35f)", "feasible: True"):
         assert word in text
+
+
+# ---------------------------------------------------------------- extreme magnitudes (issue 14)
+def test_an_overflow_that_decides_feasibility_is_explained_without_warnings(hand):
+    import warnings
+
+    s = hand.replace(beta=1e300, W_up=1e-300, N0=1e-300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # any RuntimeWarning fails the test
+        rep = el.evaluate(s, el.Plan.uniform(s, 10, 10))
+        text = str(rep)
+    assert rep.feasible is False
+    assert "delay (35e)" in rep.why and "is not <= 100 s" in rep.why
+    assert "Float64 arithmetic met a division by zero" in rep.why and "why:" in text
+
+
+def test_an_infinite_delay_is_never_feasible_and_says_so(hand):
+    import warnings
+
+    s = hand.replace(beta=1e308, n_flop=1e308, c_hat=1e-300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep = el.evaluate(s, el.Plan.uniform(s, 1, 1, B=1e300, f_hat=1e-300))
+    assert rep.delay == float("inf") and not rep.feasible
+    assert "the value is inf s, not a finite number" in rep.why
+    assert any("device compute time (15)" in n and "inf s" in n for n in rep.numerics)
+
+
+def test_a_nan_bound_is_never_feasible(hand):
+    # alpha^2 = 0 and 1/D overflowing: 0 * inf = NaN in the pre-training term of (34)
+    s = hand.replace(alpha2=0.0)
+    rep = el.evaluate(s, el.Plan.uniform(s, 1, 1, D=1e-320))
+    assert rep.bound != rep.bound and not rep.feasible and "Upsilon (34) is NaN" in rep.why
+
+
+def test_a_feasible_report_has_no_why_and_no_numerics(hand):
+    rep = el.evaluate(hand, el.Plan.uniform(hand, 3, 2, D=200, f=1e9, B=100, f_hat=4e8, p=0.5))
+    assert rep.feasible and rep.why == "" and rep.numerics == ()
+
+
+def test_evaluate_checks_its_argument_types(hand):
+    with pytest.raises(TypeError, match=r"evaluate: plan = 3 \(int\): must be a Plan"):
+        el.evaluate(hand, 3)
+    with pytest.raises(TypeError, match=r"evaluate: scenario = .*must be a Scenario"):
+        el.evaluate(None, el.Plan.uniform(hand, 1, 1))

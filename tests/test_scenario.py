@@ -82,3 +82,41 @@ def test_describe_lists_every_field_with_symbol_and_unit():
     rows = el.Scenario.describe()
     assert [r["field"] for r in rows] == el.Scenario.field_names()
     assert {r["field"]: r["unit"] for r in rows}["P_max"] == "W"
+
+
+# ---------------------------------------------------------------- types (issue 14)
+@pytest.mark.parametrize("field, value, message", [
+    ("gamma", "0.01", r"Scenario\.gamma = '0\.01' \(str\): must be a real number"),
+    ("eta", True, r"Scenario\.eta = True \(bool\): must be a real number"),
+    ("gamma", None, r"Scenario\.gamma = None \(NoneType\): must be a real number"),
+    ("gamma", 1 + 2j, r"Scenario\.gamma = \(1\+2j\) \(complex\): must be a real number"),
+    ("K", None, r"Scenario\.K = None \(NoneType\): must be a whole number in \[1, 1,000,000\]"),
+    ("K", [1, 2], r"Scenario\.K = \[1, 2\] \(list of int\): must be a whole number"),
+    ("K", "3", r"Scenario\.K = '3' \(str\): must be a whole number"),
+    ("K", np.True_, r"Scenario\.K = .*True.*: must be a whole number"),
+    ("P_max", ["a", 1], r"Scenario\.P_max = \['a', 1\] \(list of int/str\): .*not of strings"),
+    ("P_max", [1.0, None], r"Scenario\.P_max = \[1\.0, None\] .*found None"),
+    ("P_max", [True, False], r"Scenario\.P_max = .*not of booleans"),
+    ("g_up", {"a": 1}, r"Scenario\.g_up = \{'a': 1\} \(dict\)"),
+])
+def test_wrong_types_are_type_errors_naming_field_value_and_type(hand, field, value, message):
+    with pytest.raises(TypeError, match=message) as err:
+        hand.replace(**{field: value})
+    assert isinstance(err.value, ValueError)     # InputTypeError is both, so `except ValueError` still works
+
+
+@pytest.mark.parametrize("value", [2.6e19, 4.2e9, 10**6 + 1, 0, -3, 2.5, np.inf, np.nan])
+def test_K_out_of_range_is_a_clear_value_error(hand, value):
+    with pytest.raises(ValueError, match=r"Scenario\.K = .*: must be a whole number in \[1, 1,000,000\]"):
+        hand.replace(K=value)
+
+
+def test_a_ragged_array_is_a_clear_value_error(hand):
+    with pytest.raises(ValueError, match=r"Scenario\.g_up = .*rectangular array"):
+        hand.replace(g_up=[[1e-5, 1e-5], [1e-5]])
+
+
+def test_numpy_and_whole_float_inputs_are_accepted(hand):
+    s = hand.replace(K=np.int64(2), E0=np.float32(60), P_max=np.array([1, 2]), D_max=500.0)
+    assert s.K == 2 and isinstance(s.K, int) and s.E0 == 60.0 and s.P_max.tolist() == [1.0, 2.0]
+    assert hand.replace(K=2.0).K == 2

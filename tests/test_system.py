@@ -115,3 +115,42 @@ def test_upload_energy_is_concave_in_power(p, h):
 def test_round_delay_is_the_slowest_device(B, f, p):
     per_device = system.download_time(S) + system.compute_time(S, B, f) + system.upload_time(S, p)
     assert system.round_delay(S, B, f, p) == pytest.approx(per_device.max())
+
+
+# ---------------------------------------------------------------- both forms of a plan (issue 14)
+def _materialised(plan):
+    """The same plan with every per-round array copied out in full (no broadcast views)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(M=plan.M, N=plan.N, K=plan.K, **{k: np.array(getattr(plan, k))
+                                                             for k in ("D", "f", "B", "f_hat", "p")})
+
+
+@pytest.mark.parametrize("plan_of", [
+    lambda s: el.Plan.uniform(s, 7, 5, D=30, f=1e9, B=[20, 40], f_hat=4e8, p=0.3),          # all compact
+    lambda s: el.Plan(M=3, N=4, D=[10, 20, 30], f=1e9, B=[20, 40], f_hat=4e8, p=0.3),         # D per round
+    lambda s: el.Plan(M=2, N=3, D=9, f=1e9, B=[[1, 2], [3, 4], [5, 6]], f_hat=4e8, p=[0.1, 0.2]),  # B per round
+    lambda s: el.Plan(M=0, N=3, D=[], f=[], B=[1, 2], f_hat=4e8, p=[[0.1, 0.2], [0.3, 0.4], [0.5, 0.5]]),
+])
+def test_compact_and_full_arrays_give_the_same_breakdown_and_bound(hand, plan_of):
+    from edgelearn import bound
+
+    plan = plan_of(hand)
+    full = _materialised(plan)
+    a, b = system.breakdown(hand, plan), system.breakdown(hand, full)
+    for name in ("pretrain_delay", "pretrain_energy", "download_time", "compute_time", "upload_time",
+                 "device_delay", "finetune_delay", "straggler", "broadcast_energy", "compute_energy",
+                 "upload_energy", "finetune_energy"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.shape == y.shape and np.allclose(x, y, rtol=1e-14, atol=0), name
+    for name in ("total_delay", "total_energy", "pretrain_total_energy", "finetune_total_delay"):
+        assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-13)
+    assert np.allclose(a.cumulative(), b.cumulative(), rtol=1e-13)
+    assert np.allclose(bound.batch_sums(plan.D, plan.B), bound.batch_sums(full.D, full.B), rtol=1e-13)
+
+
+def test_per_round_channels_with_a_compact_plan(hand):
+    s = hand.replace(g_up=np.vstack([hand.g_up, 3 * hand.g_up, hand.g_up]))
+    plan = el.Plan.uniform(s, 1, 3, p=0.5)
+    up = system.breakdown(s, plan).upload_time
+    assert up.shape == (3, 2) and np.allclose(up[0], up[2]) and not np.allclose(up[0], up[1])
