@@ -431,11 +431,13 @@ def gradient_trace(model, server_data, device_data, M: int, N: int, D: int, B, g
     mean-loss gradients is the mean-loss gradient of the union of their batches, which is what
     is computed.  Every ``every`` rounds the squared norm of the gradient of the stage's
     loss is measured on a fixed subsample of at most ``eval_samples`` points (of D, or of the
-    union of the devices' data).  This is a measurement tool; :func:`edgelearn.train.run` is
-    the trainer with the simulated clock.
+    union of the devices' data).  The rounds and batch draws are those of
+    :func:`edgelearn.sgd.two_stage`, the loop :func:`edgelearn.train.run` also uses; this is a
+    measurement tool, :func:`edgelearn.train.run` is the trainer with the simulated clock.
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from .sgd import two_stage
     if gamma <= 0:
         raise ValueError(f"gamma = {gamma}: must be > 0")
     for name, v in (("M", M), ("N", N), ("D", D), ("every", every)):
@@ -462,22 +464,31 @@ def gradient_trace(model, server_data, device_data, M: int, N: int, D: int, B, g
         return float(sum((p.grad.double() ** 2).sum() for p in params)), float(loss.detach())
 
     rounds, g2, losses = [], [], []
-    for r in tqdm(range(M + N), desc="two-stage SGD", disable=not progress, leave=False):
-        pre = r < M
+
+    def before(r):
         if r % every == 0:
-            a, l = grad_norm2(*(evalS if pre else evalB))
+            a, l = grad_norm2(*(evalS if r < M else evalB))
             rounds.append(r), g2.append(a), losses.append(l)
-        if pre:
-            idx = torch.as_tensor(rng.integers(0, len(Xs), D))
-            X, y = Xs[idx], ys[idx]
-        else:
-            picks = [torch.as_tensor(rng.integers(0, len(x), b)) for (x, _), b in zip(devs, B)]
-            X = torch.cat([x[i] for (x, _), i in zip(devs, picks)])
-            y = torch.cat([t[i] for (_, t), i in zip(devs, picks)])
+
+    def sgd_step(X, y):
         model.zero_grad()
         lf(model(X), y).backward()
         with torch.no_grad():
             for p in params:
                 p -= gamma * p.grad
+
+    def pretrain(r, idx):                                                          # (3)
+        idx = torch.as_tensor(idx)
+        sgd_step(Xs[idx], ys[idx])
+
+    def finetune(r, idxs, wts):                                                    # (7)-(9)
+        # the weighted mean (8) of the devices' mean-loss gradients is the gradient of the
+        # mean loss over the union of their batches
+        picks = [torch.as_tensor(i) for i in idxs]
+        sgd_step(torch.cat([x[i] for (x, _), i in zip(devs, picks)]),
+                 torch.cat([t[i] for (_, t), i in zip(devs, picks)]))
+
+    two_stage(np.full(M, D), np.tile(B, (N, 1)), len(Xs), [len(x) for x, _ in devs], pretrain, finetune,
+              rng=rng, before=before, progress=progress)
     model.zero_grad()
     return GradientTrace(M, N, np.array(rounds), np.array(g2), np.array(losses), model)

@@ -314,26 +314,38 @@ class ExactProblem:
         B = np.broadcast_to(np.asarray(B, int), (N, self.K)) if N else np.zeros((0, self.K), int)
         if np.any(D < 1) or np.any(B < 1):
             raise ValueError("batch sizes D, B must be whole numbers >= 1")
-        rng = np.random.default_rng(seed)
-        w = self.zeros() if w0 is None else np.array(w0, float)
-        nD, nB = len(self.y_D), len(self.y_B)
-        g2, lD, lB = [], [], []
-        max_norm = float(np.linalg.norm(w))
-        for m in range(M):
-            L, g = self.loss_and_grad(w, "D")
-            lD.append(L), g2.append(float(np.sum(g * g)))
-            w = w - gamma * self.grad(w, "D", rng.integers(0, nD, D[m]))                                   # (3)
-            max_norm = max(max_norm, float(np.linalg.norm(w)))
-        lD.append(self.loss(w, "D"))
-        w_M = w.copy()
-        for n in range(N):
-            L, g = self.loss_and_grad(w, "B")
-            lB.append(L), g2.append(float(np.sum(g * g)))
-            tot = B[n].sum()
-            agg = sum(B[n, k] / tot * self.grad(w, "B", rng.integers(0, nB, B[n, k])) for k in range(self.K))  # (8)
-            w = w - gamma * agg                                                                              # (9)
-            max_norm = max(max_norm, float(np.linalg.norm(w)))
-        lB.append(self.loss(w, "B"))
+        from .sgd import two_stage
+        st = {"w": self.zeros() if w0 is None else np.array(w0, float)}
+        st["max_norm"] = float(np.linalg.norm(st["w"]))
+        g2, lD, lB, w_M = [], [], [], []
+
+        def end_pretraining():
+            lD.append(self.loss(st["w"], "D"))
+            w_M.append(st["w"].copy())
+
+        def before(r):                     # measure ||grad L(w^(r))||^2 of the stage's full loss
+            if r == M:
+                end_pretraining()
+            L, g = self.loss_and_grad(st["w"], "D" if r < M else "B")
+            (lD if r < M else lB).append(L)
+            g2.append(float(np.sum(g * g)))
+
+        def step(g):
+            st["w"] = st["w"] - gamma * g
+            st["max_norm"] = max(st["max_norm"], float(np.linalg.norm(st["w"])))
+
+        def pretrain(r, idx):                                                      # (3)
+            step(self.grad(st["w"], "D", idx))
+
+        def finetune(r, idxs, wts):                                                # (7)-(9)
+            step(sum(wk * self.grad(st["w"], "B", i) for wk, i in zip(wts, idxs)))
+
+        two_stage(D, B, len(self.y_D), [len(self.y_B)] * self.K, pretrain, finetune,
+                  rng=np.random.default_rng(seed), before=before)
+        if not w_M:
+            end_pretraining()
+        lB.append(self.loss(st["w"], "B"))
+        w, max_norm, w_M = st["w"], st["max_norm"], w_M[0]
         return Run(M, N, np.array(g2), np.array(lD), np.array(lB), w_M, w, max_norm)
 
     @_one_thread

@@ -3,9 +3,9 @@
 :func:`run` executes a :class:`~edgelearn.Plan` on one of the named experiments of
 :mod:`edgelearn.data` and returns a :class:`History`:
 
-* pre-training round m: the server draws D~^(m) samples of its data and takes one
-  SGD step with learning rate gamma (eq. 3);
-* fine-tuning round n: device k draws B~_k^(n) samples of its data and computes the
+* pre-training round m: the server draws D~^(m) samples of its data (i.i.d., with
+  replacement) and takes one SGD step with learning rate gamma (eq. 3);
+* fine-tuning round n: device k draws B~_k^(n) samples of its data (likewise) and computes the
   gradient of its mean loss (eq. 7); the server averages the K gradients with
   weights B~_k^(n) / B~_tot^(n) (eq. 8) and takes one step (eq. 9).
 
@@ -15,6 +15,10 @@ trainer therefore computes it in one pass over the concatenated batch (the same
 numbers, one kernel launch instead of K).  With BatchNorm each device normalises
 with its own batch statistics, so the trainer runs one pass per device, and the
 server averages the devices' running statistics with the same weights.
+
+The rounds and the draws are those of :func:`edgelearn.sgd.two_stage`, the one loop that
+:mod:`edgelearn.estimate` and :mod:`edgelearn.exact` also run.  Plans come from the solver
+through :mod:`edgelearn.experiments`; this module needs only the system model.
 
 The simulated clock and energy of each round come from the system model,
 :func:`edgelearn.system.breakdown` (eqs. 14-21); nothing here recomputes them.
@@ -35,13 +39,15 @@ import torch.nn.functional as F
 
 from . import data as _data
 from . import nets as _nets
+from . import sgd as _sgd
 from . import system as _system
 from .cache import DiskCache, make_key
 
-__all__ = ["History", "run", "solved_plan", "compare", "pick_device", "fedsgd_gradient", "CACHE_VERSION"]
+__all__ = ["History", "run", "pick_device", "fedsgd_gradient", "device_gradient", "code_hash", "data_hash",
+           "running_mean", "CACHE_VERSION"]
 
 #: Bump when a change to the trainer changes its results (old cache entries then miss).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 _MODULE_DIR = __import__("pathlib").Path(__file__).parent
 
@@ -58,6 +64,30 @@ def _source_hash(*names) -> str:
         for f in files:
             h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()
+
+
+def code_hash() -> str:
+    """Hash of the code a training run's numbers depend on: this trainer, the SGD loop and the
+    networks (not the solver: a run is a function of its plan, which is stored with it; and not the
+    data loaders' source: :func:`data_hash` hashes the data themselves)."""
+    return _source_hash("train", "sgd", "nets")
+
+
+def data_hash(exp) -> str:
+    """A content hash of everything an :class:`~edgelearn.data.Experiment` trains and tests on:
+    the server's data, each device's data and the test set (images and labels, in order)."""
+    return make_key(exp.net, *[hashlib_tensor(d) for d in (exp.server, *exp.devices, exp.test)])
+
+
+def running_mean(x, window: int | None = None) -> np.ndarray:
+    """Mean of ``x`` over the last ``window`` entries up to each one (default: 2% of the length, at least 1)."""
+    x = np.asarray(x, float)
+    if window is None:
+        window = max(1, len(x) // 50)
+    c = np.cumsum(np.concatenate([[0.0], x]))
+    r = np.arange(1, len(x) + 1)
+    lo = np.maximum(0, r - window)
+    return (c[r] - c[lo]) / (r - lo)
 
 
 _ARRAYS = ("stage", "time", "energy", "loss", "eval_round", "test_accuracy", "test_loss", "task_loss")
@@ -119,12 +149,7 @@ class History:
 
     def smoothed_loss(self, window: int | None = None) -> np.ndarray:
         """Running mean of ``loss`` over the last ``window`` rounds (default: 2% of the rounds, at least 1)."""
-        if window is None:
-            window = max(1, self.rounds // 50)
-        c = np.cumsum(np.concatenate([[0.0], self.loss]))
-        r = np.arange(1, self.rounds + 1)
-        lo = np.maximum(0, r - window)
-        return (c[r] - c[lo]) / (r - lo)
+        return running_mean(self.loss, window)
 
     def plot_loss(self, ax, against: str = "time", smooth: int | None = None, **kw):
         """Draw the (smoothed) training loss against simulated ``"time"`` (s) or ``"energy"`` (J) on ``ax``."""
@@ -179,11 +204,8 @@ def _experiment(name, K, root, download, scheme, alpha, data_seed):
     return _data.experiment(name, K, root=root, download=download, scheme=scheme, alpha=alpha, seed=data_seed)
 
 
-def _draw(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
-    """b sample indices out of n: without replacement when b <= n, else with replacement."""
-    if b <= n:
-        return rng.choice(n, size=b, replace=False)
-    return rng.integers(0, n, size=b)
+#: The batch draw of :func:`edgelearn.sgd.two_stage` (kept under this name for edgelearn.flower).
+_draw = _sgd.draw
 
 
 def _bn_buffers(model):
@@ -204,7 +226,7 @@ def fedsgd_gradient(model, batches, *, per_device=None, autocast=None, scaler=No
     """
     scale = scaler.scale if scaler is not None else (lambda t: t)
     if per_device is None:
-        per_device = _nets.has_batchnorm(model)
+        per_device = _nets.has_batchnorm(model) if per_device is None else bool(per_device)
     autocast = autocast or contextlib.nullcontext
     sizes = torch.tensor([len(y) for _, y in batches], dtype=torch.float64)
     weights = (sizes / sizes.sum()).tolist()
@@ -222,15 +244,27 @@ def fedsgd_gradient(model, batches, *, per_device=None, autocast=None, scaler=No
     for w, (x, y) in zip(weights, batches):
         for (_, b), s in zip(buffers, start):
             b.copy_(s)
-        with autocast():
-            loss = F.cross_entropy(model(x), y)
-        scale(loss * w).backward()
-        total += w * float(loss.detach())
+        total += w * device_gradient(model, x, y, w, autocast=autocast, scaler=scaler)
         for m, (_, b) in zip(mixed, buffers):
             m.add_(b, alpha=w)
     for (_, b), m in zip(buffers, mixed):
         b.copy_(m)
     return total
+
+
+def device_gradient(model, x, y, weight: float = 1.0, *, autocast=None, scaler=None) -> float:
+    """Device k's share of a FedSGD round: add ``weight`` * grad L_k (eq. 7) to ``model``'s ``.grad``.
+
+    L_k is the mean cross-entropy of the device's batch (x, y) and ``weight`` its
+    B_k / B_tot (eq. 8); returns L_k.  :func:`fedsgd_gradient` calls it once per device
+    (in device order, so ``.grad`` ends up holding eq. 8's sum); ``edgelearn.flower``'s
+    ClientApp calls it on a device and the server adds the replies in the same order.
+    """
+    scale = scaler.scale if scaler is not None else (lambda t: t)
+    with (autocast or contextlib.nullcontext)():
+        loss = F.cross_entropy(model(x), y)
+    scale(loss * weight).backward()
+    return float(loss.detach())
 
 
 @torch.no_grad()
@@ -260,7 +294,7 @@ def _check(scenario, plan, exp):
 def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 0, eval_every: int | None = None,
         eval_samples: int = 1000, progress: bool = True, cache=True, cache_dir=None, amp: bool = False,
         root=None, download: bool = False, partition: str = "iid", alpha: float = 0.5,
-        data_seed: int = 0) -> History:
+        data_seed: int = 0, per_device: bool | None = None) -> History:
     """Train ``plan`` on ``experiment`` and return its :class:`History`.
 
     ``experiment``: a name of :data:`edgelearn.data.EXPERIMENTS` (its devices split
@@ -276,7 +310,10 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     of everything the learning depends on (the scenario's gamma and K, the plan's rounds and
     batch sizes, the experiment's data, the seed, these options and the trainer's source),
     and returns it next time, with the simulated time and energy recomputed for the given
-    scenario and plan by the system model.
+    scenario and plan by the system model.  ``per_device``: how a fine-tuning round's
+    gradient is computed (see :func:`fedsgd_gradient`; default: per device iff the net
+    has BatchNorm); ``True`` computes it as a federated deployment does, one device at a
+    time, and ``edgelearn.flower.run`` then gives the same numbers bit for bit.
     """
     if isinstance(seed, bool) or int(seed) != seed:
         raise ValueError(f"seed = {seed!r}: must be a whole number")
@@ -288,10 +325,10 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     if isinstance(experiment, str):
         exp = _experiment(experiment, scenario.K, None if root is None else str(root), download, partition, alpha,
                           data_seed)
-        data_id = [experiment, partition, alpha, data_seed]
+        data_id = [experiment, exp.net, partition, alpha, data_seed]
     else:
         exp = experiment
-        data_id = [exp.name, make_key(*[hashlib_tensor(d) for d in (exp.server, *exp.devices, exp.test)])]
+        data_id = [exp.name, data_hash(exp)]
     if exp.K != scenario.K:
         raise ValueError(f"experiment has {exp.K} devices but the scenario has K = {scenario.K}")
     _check(scenario, plan, exp)
@@ -299,8 +336,9 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     # What the learning depends on: the learning rate, the rounds and batch sizes, the data, the seed and
     # the options (and the trainer's code).  Clocks and powers only move the simulated clock, which is
     # recomputed from the system model on every load; so plans that differ only there share one run.
-    key = make_key(CACHE_VERSION, _source_hash("train", "nets", "data"), scenario.gamma, scenario.K, plan.M,
-                   plan.N, plan.D, plan.B, data_id, int(seed), int(eval_every), int(eval_samples), bool(amp))
+    key = make_key(CACHE_VERSION, code_hash(), scenario.gamma, scenario.K, plan.M,
+                   plan.N, plan.D, plan.B, data_id, int(seed), int(eval_every), int(eval_samples), bool(amp),
+                   *([] if per_device is None else [bool(per_device)]))
     store = DiskCache(cache_dir) if cache else None
     if store is not None:
         blob = store.load(key)
@@ -314,7 +352,7 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
                 return dataclasses.replace(cached, time=t_sim, energy=e_sim, budgets=(scenario.tau0, scenario.E0))
 
     history = _train(scenario, plan, exp, pick_device(device), int(seed), int(eval_every), int(eval_samples),
-                     progress, amp)
+                     progress, amp, per_device=per_device)
     if store is not None:
         store.save(key, history.to_bytes())
     return history
@@ -329,9 +367,12 @@ def hashlib_tensor(ds) -> str:
     return h.hexdigest()
 
 
-def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, amp) -> History:
-    from tqdm.auto import tqdm
-
+def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, amp, *, per_device=None,
+           fedsgd=None) -> History:
+    """The training loop (:func:`edgelearn.sgd.two_stage`).  ``fedsgd(model, n, indices)`` (flower,
+    issue 13), when given, computes fine-tuning round n's aggregate gradient into ``model.grad``
+    instead of :func:`fedsgd_gradient` (``indices``: each device's drawn sample indices, numpy
+    arrays) and returns the round's loss."""
     start_wall = _time.perf_counter()
     t_sim, e_sim = _system.breakdown(scenario, plan).cumulative()
     rng = np.random.default_rng(seed)
@@ -339,7 +380,7 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
         torch.manual_seed(seed)
         model = _nets.build(exp.net).to(dev)
     model.train()
-    per_device = _nets.has_batchnorm(model)
+    per_device = _nets.has_batchnorm(model) if per_device is None else bool(per_device)
     opt = torch.optim.SGD(model.parameters(), lr=scenario.gamma)   # plain SGD: w <- w - gamma * g, eqs. (3), (9)
     use_scaler = amp and dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
@@ -366,37 +407,48 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
             evals[k].append(v)
 
     evaluate(0)
-    losses = np.empty(plan.M + plan.N)
     stage = np.array(["pretrain"] * plan.M + ["finetune"] * plan.N)
-    samples = 0
-    bar = tqdm(total=plan.M + plan.N, desc=exp.name, disable=not progress, unit="round", leave=False)
-    for r in range(plan.M + plan.N):
-        opt.zero_grad(set_to_none=True)
-        if r < plan.M:
-            idx = torch.from_numpy(_draw(rng, len(ys), int(plan.D[r]))).to(dev)
-            with (autocast() if autocast else contextlib.nullcontext()):
-                loss = F.cross_entropy(model(xs[idx]), ys[idx])
-            (scaler.scale(loss) if use_scaler else loss).backward()
-            losses[r] = float(loss.detach())
-            samples += len(idx)
-        else:
-            batches = []
-            for (x, y), b in zip(dev_data, plan.B[r - plan.M]):
-                idx = torch.from_numpy(_draw(rng, len(y), int(b))).to(dev)
-                batches.append((x[idx], y[idx]))
-                samples += len(idx)
-            losses[r] = fedsgd_gradient(model, batches, per_device=per_device, autocast=autocast, scaler=scaler)
+    maybe_autocast = autocast or contextlib.nullcontext
+    samples = [0]
+
+    def step():
         if use_scaler:
             scaler.step(opt)
             scaler.update()
         else:
-            opt.step()
+            opt.step()                                      # w <- w - gamma * g, eqs. (3), (9)
+
+    def pretrain(r, idx):                                   # eq. (3)
+        opt.zero_grad(set_to_none=True)
+        idx = torch.from_numpy(idx).to(dev)
+        with maybe_autocast():
+            loss = F.cross_entropy(model(xs[idx]), ys[idx])
+        (scaler.scale(loss) if use_scaler else loss).backward()
+        step()
+        samples[0] += len(idx)
+        return float(loss.detach())
+
+    def finetune(r, idxs, _weights):                        # eqs. (7)-(9); fedsgd_gradient weighs by B_k / B_tot
+        opt.zero_grad(set_to_none=True)
+        batches = []
+        for (x, y), idx in zip(dev_data, idxs):
+            idx = torch.from_numpy(idx).to(dev)
+            batches.append((x[idx], y[idx]))
+            samples[0] += len(idx)
+        if fedsgd is not None:
+            loss = fedsgd(model, r - plan.M, idxs)
+        else:
+            loss = fedsgd_gradient(model, batches, per_device=per_device, autocast=autocast, scaler=scaler)
+        step()
+        return loss
+
+    def after(r, loss):
         if (eval_every and (r + 1) % eval_every == 0) or r + 1 in (plan.M, plan.M + plan.N):
             evaluate(r + 1)
-        if progress and (r % 10 == 0 or r + 1 == plan.M + plan.N):
-            bar.set_postfix(stage=stage[r], loss=f"{losses[r]:.3f}", refresh=False)
-        bar.update(1)
-    bar.close()
+
+    losses = _sgd.two_stage(plan.D, plan.B, len(ys), [len(y) for _, y in dev_data], pretrain, finetune,
+                            rng=np.random.default_rng(seed), after=after, progress=progress, desc=exp.name)
+    samples = samples[0]
     return History(
         experiment=exp.name, seed=seed, stage=stage, time=t_sim, energy=e_sim, loss=losses,
         eval_round=np.array(evals["eval_round"], dtype=int), test_accuracy=np.array(evals["test_accuracy"]),
@@ -404,64 +456,3 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
         wall_time=_time.perf_counter() - start_wall, device=str(dev), samples=samples,
         budgets=(scenario.tau0, scenario.E0),
     )
-
-
-
-def solved_plan(scenario, scheme: str = "proposed", *, cache=True, cache_dir=None, **solve_kw):
-    """``edgelearn.solve(scenario, scheme, **solve_kw).plan``, cached on disk.
-
-    The key hashes the scenario, the scheme, the options and the solver's source, so a
-    changed solver recomputes.  Raises the solver's ``InfeasibleBudgetError`` when no
-    plan meets the budgets.
-    """
-    from .plan import Plan
-    from .solver import solve
-
-    solve_kw.setdefault("progress", False)
-    key = make_key("plan", _source_hash("solver", "system", "bound", "evaluate", "plan"), scenario.digest(), scheme,
-                   {k: v for k, v in solve_kw.items() if k != "progress"})
-    store = DiskCache(cache_dir, namespace="plans") if cache else None
-    if store is not None:
-        blob = store.load(key)
-        if blob is not None:
-            d = json.loads(blob)
-            return Plan(**{k: (np.array(v, float).reshape(-1, scenario.K) if k in ("B", "f_hat", "p") else v)
-                           for k, v in d.items()})
-    plan = solve(scenario, scheme, **solve_kw).plan
-    if store is not None:
-        store.save(key, json.dumps(plan.to_dict()).encode())
-    return plan
-
-
-def compare(scenario, experiment, schemes=None, *, solve_kw=None, **run_kw) -> dict:
-    """Solve each scheme's plan for ``scenario`` and train it: ``{scheme: History or None}``.
-
-    ``schemes`` defaults to the proposed design and the five benchmarks
-    (:data:`edgelearn.plots.SCHEMES`).  A scheme whose budgets admit no plan gives None.
-    ``run_kw`` goes to :func:`run` (``seed``, ``eval_every``, ``progress``, ...).
-    """
-    from .plots import SCHEMES
-    from .solver import InfeasibleBudgetError
-
-    out = {}
-    for scheme in (SCHEMES if schemes is None else schemes):
-        try:
-            plan = solved_plan(scenario, scheme, **(solve_kw or {}))
-        except InfeasibleBudgetError:
-            out[scheme] = None
-            continue
-        out[scheme] = run(scenario, plan, experiment, **run_kw)
-    return out
-
-
-def sweep(scenario, experiment, budget: str, values, schemes=None, *, solve_kw=None, **run_kw) -> dict:
-    """Final test accuracy of each scheme as one budget varies: ``{scheme: array like values}``.
-
-    ``budget``: ``"tau0"`` (the paper's Fig. 4) or ``"E0"`` (Fig. 5); every other
-    field of ``scenario`` stays.  NaN where the budgets admit no plan for a scheme.
-    """
-    if budget not in ("tau0", "E0"):
-        raise ValueError(f"budget = {budget!r}: must be 'tau0' or 'E0'")
-    runs = [compare(scenario.replace(**{budget: float(v)}), experiment, schemes, solve_kw=solve_kw, **run_kw)
-            for v in values]
-    return {k: np.array([np.nan if r[k] is None else r[k].final_accuracy for r in runs]) for k in runs[0]}
