@@ -232,6 +232,9 @@ def _resolve_reexport(app, env, node, contnode):
         if klass:
             candidates.append(f"{module}.{klass}.{target}")
         candidates.append(f"{module}.{target}")
+        parts = module.split(".")
+        for i in range(len(parts) - 1, 0, -1):          # a name the enclosing packages re-export
+            candidates.append(".".join(parts[:i]) + f".{target}")
     candidates.append(target)
     for cand in candidates:
         if not cand.startswith("edgelearn"):
