@@ -19,7 +19,7 @@ __all__ = ["SCHEMES", "SCHEME_COLORS", "SCHEME_LABELS", "STAGE_COLORS", "TERM_CO
 SCHEMES = ("proposed", "fixed_power", "fixed_frequency", "fixed_batch", "pretrain_only", "finetune_only")
 
 #: The same colour always means the same scheme (colour-blind-safe Okabe-Ito palette, plus
-#: Tol's wine for the two-stage plans so that they never share a benchmark's colour).
+#: Tol's indigo for the two-stage plans, as in REGIME_COLORS, so that they never share a benchmark's colour).
 SCHEME_COLORS = {
     "proposed": "#000000",
     "fixed_power": "#E69F00",
@@ -27,7 +27,7 @@ SCHEME_COLORS = {
     "fixed_batch": "#009E73",
     "pretrain_only": "#CC79A7",
     "finetune_only": "#D55E00",
-    "two_stage": "#882255",
+    "two_stage": "#332288",
 }
 
 SCHEME_LABELS = {
@@ -76,14 +76,14 @@ REFERENCE_COLORS = {
 LEGEND_FONTSIZE = 9
 
 #: The colour cycle of figures that draw no scheme or stage (Okabe-Ito order).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#000000", "#882255")
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#000000", "#332288")
 
 
 def scheme_style(scheme: str, **overrides) -> dict:
     """``dict(color=..., label=...)`` of one scheme (see :data:`SCHEMES`), for ``plot``/``bar``.
 
     >>> scheme_style("two_stage")["color"]
-    '#882255'
+    '#332288'
     """
     if scheme not in SCHEME_COLORS:
         raise ValueError(f"scheme must be one of {', '.join(SCHEME_COLORS)}; got {scheme!r}")

@@ -93,3 +93,19 @@ def test_the_api_page_documents_every_module():
     public = [m for m in modules if m != "edgelearn" and not any(part.startswith("_") for part in m.split("."))]
     missing = [m for m in public if f".. automodule:: {m}\n" not in api]
     assert not missing, f"book/api.md does not document: {missing}"
+
+
+def test_the_palette_gives_each_scheme_its_own_colour_and_readable_legends():
+    import matplotlib as mpl
+
+    from edgelearn import plots
+    colours = [plots.SCHEME_COLORS[s] for s in (*plots.SCHEMES, "two_stage")]
+    assert len(set(colours)) == len(colours), "two schemes share a colour"
+    assert plots.SCHEME_COLORS["two_stage"] not in plots.STAGE_COLORS.values()
+    assert plots.SCHEME_COLORS["two_stage"] == plots.REGIME_COLORS["two_stage"]
+    assert set(plots.SCHEME_LABELS) == set(plots.SCHEME_COLORS)
+    with mpl.rc_context():
+        plots.use_book_style()
+        assert mpl.rcParams["legend.fontsize"] >= 9
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        plots.scheme_style("best")
