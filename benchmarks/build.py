@@ -8,7 +8,7 @@ Cold: empty output folder and empty execution cache, so every notebook runs.  Th
 own on-disk result cache (``$EDGELEARN_CACHE``, default ``~/.cache/edgelearn``) is kept unless
 ``--fresh-results`` points it at an empty folder for both builds.  Warm: the same
 command again with nothing changed (notebooks come from the cache).  Goals (issue 6): cold under
-20 minutes, warm under 1 minute on the project's 2-core machine.
+20 minutes, warm under 1 minute on the project's 2-core machine; (issue 12) no page over 800 kB.
 """
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ def build(output: Path | None) -> float:
     return elapsed
 
 
+def notebook_times(cache_dir: Path) -> dict[str, float]:
+    """Seconds each notebook took to execute in the build that filled ``cache_dir``."""
+    from jupyter_cache import get_cache
+    cache = get_cache(str(cache_dir))
+    times = {}
+    for rec in cache.list_project_records():
+        try:
+            times[Path(rec.uri).name] = float(cache.get_cached_project_nb(rec.uri).data["execution_seconds"])
+        except (KeyError, TypeError, AttributeError):
+            continue
+    return times
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--in-place", action="store_true", help="build into ./_build (deleted first)")
@@ -54,10 +67,21 @@ def main():
         output = Path(tempfile.mkdtemp(prefix="edgelearn-build-"))
         where = output / "_build"
     cold = build(output)
+    cache_dir = (ROOT / "_build" if output is None else output / "_build") / ".jupyter_cache"
+    executed = notebook_times(cache_dir)
     warm = build(output)
-    pages = sorted(p.relative_to(where / "html").as_posix() for p in (where / "html" / "book").glob("*.html"))
-    print(f"output: {where / 'html'}")
-    print(f"pages: {len(pages)}: {', '.join(pages)}")
+    html = where / "html"
+    pages = sorted(html.rglob("*.html"))
+    print(f"output: {html}")
+    print(f"pages: {len(pages)}; sizes (kB, goal <= 800 each):")
+    for p in sorted(pages, key=lambda p: -p.stat().st_size):
+        print(f"  {p.stat().st_size / 1e3:8.1f}  {p.relative_to(html).as_posix()}")
+    total = sum(f.stat().st_size for f in html.rglob("*") if f.is_file())
+    mathjax = sum(f.stat().st_size for f in (html / "_static" / "mathjax").rglob("*") if f.is_file())
+    print(f"site: {total / 1e6:.1f} MB, of which local MathJax {mathjax / 1e6:.1f} MB")
+    print("notebooks executed in the cold build (s):")
+    for name, sec in sorted(executed.items(), key=lambda kv: -kv[1]):
+        print(f"  {sec:7.1f}  {name}")
     print(f"cold build (empty cache): {cold:7.1f} s   goal < 1200 s")
     print(f"warm build (no change):   {warm:7.1f} s   goal < 60 s")
 

@@ -1,13 +1,26 @@
-"""Shared plotting conventions: one colour and one label per scheme across the whole book."""
+"""Shared plotting conventions: one palette, one colour and one label per scheme, readable legends.
+
+Every figure of the book takes its colours from here, so a colour means the same thing
+everywhere: :data:`SCHEME_COLORS` per scheme (the proposed design, the paper's five benchmarks and
+the two-stage plans, each its own colour), :data:`STAGE_COLORS` per stage and wireless leg,
+:data:`TERM_COLORS` per term of the bound,
+:data:`REFERENCE_COLORS` for reference lines (bounds, budgets, limits).  :func:`use_book_style`
+sets matplotlib's defaults (legend text at least :data:`LEGEND_FONTSIZE` pt, the palette as the
+colour cycle); :func:`scheme_style` gives the keyword arguments of one scheme's line or bar.
+"""
 from __future__ import annotations
 
-__all__ = ["SCHEMES", "SCHEME_COLORS", "SCHEME_LABELS", "STAGE_COLORS", "round_breakdown_figure", "REGIME_COLORS",
-           "REGIME_LABELS", "regime_map_figure"]
+__all__ = ["SCHEMES", "SCHEME_COLORS", "SCHEME_LABELS", "STAGE_COLORS", "TERM_COLORS", "TERM_LABELS",
+           "REFERENCE_COLORS", "LEGEND_FONTSIZE", "PALETTE", "scheme_style", "use_book_style",
+           "round_breakdown_figure", "REGIME_COLORS", "REGIME_LABELS", "regime_map_figure"]
 
-#: The proposed design and the paper's five benchmarks, in the order the book lists them.
-from .solver.problem import SCHEMES  # noqa: E402  (the one definition; iterates in the book's order)
+#: The proposed design and the paper's five benchmarks, in the order the book lists them (the one
+#: definition is :data:`edgelearn.solver.SCHEMES`).  The two-stage plans (``"two_stage"``) are not
+#: a scheme of the solver but have a colour and label too.
+from .solver.problem import SCHEMES  # noqa: E402
 
-#: The same colour always means the same scheme (colour-blind-safe Okabe-Ito palette).
+#: The same colour always means the same scheme (colour-blind-safe Okabe-Ito palette, plus
+#: Tol's indigo for the two-stage plans, as in REGIME_COLORS, so that they never share a benchmark's colour).
 SCHEME_COLORS = {
     "proposed": "#000000",
     "fixed_power": "#E69F00",
@@ -15,6 +28,7 @@ SCHEME_COLORS = {
     "fixed_batch": "#009E73",
     "pretrain_only": "#CC79A7",
     "finetune_only": "#D55E00",
+    "two_stage": "#332288",
 }
 
 SCHEME_LABELS = {
@@ -24,6 +38,7 @@ SCHEME_LABELS = {
     "fixed_batch": "fixed batch size",
     "pretrain_only": "pre-training only",
     "finetune_only": "fine-tuning only",
+    "two_stage": "two-stage plan",
 }
 
 #: Colours of the two stages (and of the wireless legs of a fine-tuning round).
@@ -34,6 +49,65 @@ STAGE_COLORS = {
     "compute": "#0072B2",
     "upload": "#E69F00",
 }
+
+#: The four terms of the bound (Theorem 3.1, eq. 34), named as ``Terms.as_dict()`` of ``edgelearn.bound`` names them.
+TERM_COLORS = {
+    "pretrain_variance": STAGE_COLORS["pretrain"],
+    "finetune_variance": STAGE_COLORS["finetune"],
+    "shift": "#999999",
+    "initial_gap": "#000000",
+}
+
+TERM_LABELS = {
+    "pretrain_variance": "pre-training variance",
+    "finetune_variance": "fine-tuning variance",
+    "shift": "distribution shift",
+    "initial_gap": "initial loss gap",
+}
+
+#: Reference lines: a bound or limit (black dashed in the book), a budget, a measured value.
+REFERENCE_COLORS = {
+    "bound": "#000000",
+    "limit": "#000000",
+    "budget": "#999999",
+    "measured": "#555555",
+}
+
+#: Smallest legend font size of the book's figures, in points.
+LEGEND_FONTSIZE = 9
+
+#: The colour cycle of figures that draw no scheme or stage (Okabe-Ito order).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#000000", "#332288")
+
+
+def scheme_style(scheme: str, **overrides) -> dict:
+    """``dict(color=..., label=...)`` of one scheme (see :data:`SCHEMES`), for ``plot``/``bar``.
+
+    >>> scheme_style("two_stage")["color"]
+    '#332288'
+    """
+    if scheme not in SCHEME_COLORS:
+        raise ValueError(f"scheme must be one of {', '.join(SCHEME_COLORS)}; got {scheme!r}")
+    style = {"color": SCHEME_COLORS[scheme], "label": SCHEME_LABELS[scheme]}
+    style.update(overrides)
+    return style
+
+
+def use_book_style() -> None:
+    """Set matplotlib's defaults to the book's: legends at :data:`LEGEND_FONTSIZE` pt or more,
+    tick and axis labels as large, and :data:`PALETTE` as the colour cycle."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams.update({
+        "legend.fontsize": max(LEGEND_FONTSIZE, 9),
+        "legend.title_fontsize": max(LEGEND_FONTSIZE, 9),
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+        "axes.labelsize": 10,
+        "axes.titlesize": 10,
+        "axes.prop_cycle": cycler(color=list(PALETTE)),
+    })
 
 
 def round_breakdown_figure(scenario, plan, n: int = 0, m: int = 0):
@@ -78,7 +152,7 @@ def round_breakdown_figure(scenario, plan, n: int = 0, m: int = 0):
     ax_t.set_title("Delay of one round")
     ax_e.set_title("Energy of one round")
     for ax in (ax_t, ax_e):
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+        ax.legend(fontsize=LEGEND_FONTSIZE, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig

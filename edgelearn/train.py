@@ -257,7 +257,7 @@ def device_gradient(model, x, y, weight: float = 1.0, *, autocast=None, scaler=N
 
     L_k is the mean cross-entropy of the device's batch (x, y) and ``weight`` its
     B_k / B_tot (eq. 8); returns L_k.  :func:`fedsgd_gradient` calls it once per device
-    (in device order, so ``.grad`` ends up holding eq. 8's sum); :mod:`edgelearn.flower`'s
+    (in device order, so ``.grad`` ends up holding eq. 8's sum); ``edgelearn.flower``'s
     ClientApp calls it on a device and the server adds the replies in the same order.
     """
     scale = scaler.scale if scaler is not None else (lambda t: t)
@@ -313,7 +313,7 @@ def run(scenario, plan, experiment="mnist-mnist", *, device="auto", seed: int = 
     scenario and plan by the system model.  ``per_device``: how a fine-tuning round's
     gradient is computed (see :func:`fedsgd_gradient`; default: per device iff the net
     has BatchNorm); ``True`` computes it as a federated deployment does, one device at a
-    time, and :func:`edgelearn.flower.run` then gives the same numbers bit for bit.
+    time, and ``edgelearn.flower.run`` then gives the same numbers bit for bit.
     """
     if isinstance(seed, bool) or int(seed) != seed:
         raise ValueError(f"seed = {seed!r}: must be a whole number")
@@ -380,7 +380,7 @@ def _train(scenario, plan, exp, dev, seed, eval_every, eval_samples, progress, a
         torch.manual_seed(seed)
         model = _nets.build(exp.net).to(dev)
     model.train()
-    per_device = _nets.has_batchnorm(model)
+    per_device = _nets.has_batchnorm(model) if per_device is None else bool(per_device)
     opt = torch.optim.SGD(model.parameters(), lr=scenario.gamma)   # plain SGD: w <- w - gamma * g, eqs. (3), (9)
     use_scaler = amp and dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None

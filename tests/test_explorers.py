@@ -27,7 +27,8 @@ def frames_of(out):
     """The distinct frames and the frame index per slider combination, read back from the HTML."""
     P = json.loads(re.search(r"var P=(\[.*?\]);", out.data).group(1))
     I = json.loads(re.search(r"var I=(\[.*?\]);", out.data).group(1))
-    return [base64.b64decode(p) for p in P], I
+    assert all(p.startswith("data:image/png;base64,") for p in P)
+    return [base64.b64decode(p.split(",", 1)[1]) for p in P], I
 
 
 def test_one_png_per_combination_in_row_major_order():
@@ -130,3 +131,47 @@ def test_script_switches_frame_and_label_when_a_slider_moves():
     assert res["srcs"] == [src(0), src(4), src(5)]
     assert res["frame"] == 5
     assert res["labels"] == ["3", "1.0"]
+
+
+def test_caption_labels_and_lab_keyboard():
+    out = frame_slider(line, {"a": [1, 2]}, caption="Notice the <slope>.",
+                       labels={"a": "slope a (1/s)"})
+    assert '<div class="el-fs-caption"' in out.data and "Notice the &lt;slope&gt;." in out.data
+    assert ">slope a (1/s)</label>" in out.data
+    # JupyterLab's shortcuts would swallow the arrow keys without this attribute
+    assert out.data.count('data-lm-suppress-shortcuts="true"') == 1
+    with pytest.raises(ValueError, match="labels"):
+        frame_slider(line, {"a": [1]}, labels={"b": "no such slider"})
+
+
+# ---------------------------------------------------------------- the live sliders (ipywidgets)
+def test_slider_starts_on_its_stated_value_and_shows_units():
+    from edgelearn.explorers import slider
+    s = slider("energy budget $E_0$", [100.0, 300.0, 1000.0], 300.0, unit="J", fmt=".0f")
+    assert s.value == 300.0 and s.label == "300 J"       # exactly the stated default, with its unit
+    assert [o[0] for o in s.options] == ["100 J", "300 J", "1000 J"]
+    assert s.description == "energy budget $E_0$"
+    assert s.layout.max_width == "52em" and s.style.description_width == "16em"
+    with pytest.raises(ValueError, match="one of its values"):
+        slider("N", [1, 50, 101], 100)
+    with pytest.raises(ValueError, match="at least two"):
+        slider("N", [100], 100)
+
+
+def test_live_explorer_redraws_when_a_control_moves():
+    from edgelearn.explorers import live_explorer, slider
+    calls = []
+
+    def make(a):
+        calls.append(a)
+        return line(a)
+
+    a = slider("a", [1, 2, 3], 2)
+    box = live_explorer(make, {"a": a}, caption="The line gets steeper.")
+    assert calls == [2]                                   # drawn once with the default
+    a.value = 3
+    assert calls == [2, 3]
+    assert "The line gets steeper." in box.children[-1].value
+    assert plt.get_fignums() == []                        # each figure closed after display
+    with pytest.raises(ValueError, match="caption"):
+        live_explorer(make, {"a": a}, caption="")
