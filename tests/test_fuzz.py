@@ -277,12 +277,6 @@ def test_solve_returns_only_feasible_plans_on_random_valid_scenarios():
     assert any(o[1] == "feasible plan" for o in outcomes)
 
 
-_SOLVER_ISSUE = ("main's solver, before the solver fix (issue 11) lands: remove this mark when it is merged. "
-                 "Seen on main (43fb5ff): ")
-
-
-@pytest.mark.xfail(strict=False, reason=_SOLVER_ISSUE + "InfeasibleBudgetError('delay/energy budgets = nan ... at "
-                   "least nan is needed') when no (M, N) meets both budgets (4 of the 16 examples in our runs, all with one channel draw per round)")
 def test_solve_infeasible_budget_error_needs_a_finite_value_above_the_given_one():
     outcomes = _solve_outcomes()
     assert any(o[1].startswith("InfeasibleBudgetError") for o in outcomes)
@@ -305,13 +299,10 @@ def _check_solve(s, scheme="proposed"):
         assert el.evaluate(s, sol.plan).feasible
 
 
-@pytest.mark.xfail(strict=False, reason=_SOLVER_ISSUE + "AttributeError(\"'NoneType' object has no attribute 'M'\") "
-                   "in solve.py")
 def test_solve_known_crash_on_a_tiny_energy_budget():
     _check_solve(BASE.replace(E0=1e-8))
 
 
-@pytest.mark.xfail(strict=False, reason=_SOLVER_ISSUE + "InfeasibleBudgetError with needed = given = nan")
 def test_solve_known_nan_needed_with_per_round_channels():
     g = el.scenarios.rayleigh_gains(K=3, seed=0, N=1)
     _check_solve(BASE.replace(tau0=0.001, E0=1e-09, g_up=g[0], g_down=g[1]), "finetune_only")
