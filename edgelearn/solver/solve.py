@@ -207,6 +207,11 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
         lower = relaxed[0].upsilon if relaxed else -np.inf
         # (2) certified pair search with real batches: neighbours, then the certified rectangle
         best, pair, boxes = np.inf, None, {}
+        branch_best = {}   # branch name -> (branch, its best real-batch pair)
+
+        def keep_branch_best(b, r):
+            if np.isfinite(r.upsilon) and (b.name not in branch_best or r.upsilon < branch_best[b.name][1].upsilon):
+                branch_best[b.name] = (b, r)
         bar = _bar(progress, len(relaxed))
         for rx in relaxed:
             bar.update(1)
@@ -219,6 +224,7 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
             for Mi, Ni in sorted(near):
                 if Mi + Ni >= 1:
                     r = visit(Mi, Ni)
+                    keep_branch_best(b, r)
                     if r.upsilon < best:
                         best, pair = r.upsilon, r
             if not np.isfinite(best):
@@ -239,6 +245,7 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
                 for Ni in range(n0, n1 + 1):
                     if (Mi, Ni) not in evaluated and Mi + Ni >= 1:
                         r = visit(Mi, Ni)
+                        keep_branch_best(b, r)
                         if r.upsilon < best:
                             best, pair = r.upsilon, r
         bar.close()
@@ -259,6 +266,27 @@ def solve(scenario, scheme="proposed", *, M=None, N=None, method="exact", eps=1e
             plan = _fallback(s, scheme, [(pair.M, pair.N)], stats, whole=True).plan
             best_int = evaluate(s, plan).bound
         evaluated_int[(plan.M, plan.N)] = best_int
+        # Whole batches cost each branch a different amount: near a change of regime the best pair
+        # of another branch (another regime) can round to a better plan.  Round there too.
+        for rx in relaxed:
+            b_other = rx.branch
+            if b_other.name == branch.name or not rx.upsilon < best_int:
+                continue   # its real-batch optimum cannot beat the whole-batch plan in hand
+            if b_other.name not in branch_best:   # skipped above: look at its real optimum's neighbours
+                for Mi in {min(max(m, b_other.M[0]), b_other.M[1]) for m in (math.floor(rx.M), math.ceil(rx.M))}:
+                    for Ni in {min(max(n, b_other.N[0]), b_other.N[1]) for n in (math.floor(rx.N), math.ceil(rx.N))}:
+                        if Mi + Ni >= 1:
+                            keep_branch_best(b_other, visit(Mi, Ni))
+            if b_other.name not in branch_best:
+                continue
+            b_other, r_other = branch_best[b_other.name]
+            if not r_other.upsilon < best_int:
+                continue
+            ups_o, plan_o = integer_plan(s, scheme, r_other, b_other, stats)
+            if plan_o is not None and ups_o < best_int:
+                best_int, plan, pair = ups_o, plan_o, r_other
+                evaluated_int[(plan.M, plan.N)] = best_int
+                stats["rounded_in_other_branch"] = b_other.name
         if method == "sca":
             history = getattr(pair_solver(s, plan.M, plan.N, scheme, {}), "history", ())
     report = evaluate(s, plan)
