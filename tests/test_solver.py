@@ -226,3 +226,14 @@ def test_whole_batches_are_rounded_in_every_branch_that_could_win():
     assert sol.report.feasible and sol.plan.integer_batches
     assert sol.bound <= at_pair.bound * (1 + 1e-9)
     assert sol.regime == "two_stage"
+
+
+def test_an_absent_stage_adds_nothing_to_the_objective():
+    """M = 0 pins the pre-training rounds only to solver accuracy (~1e-9); with no pre-training
+    samples its M^2/S term must not turn the pair's value into inf (seen with the experiments'
+    allconv8 scenario: fine-tuning only fell back to a 6-round plan, Upsilon 77 instead of 12)."""
+    s = el.scenarios.cifar().replace(beta=69696.0, n_flop=8155520.0, tau0=3.5, E0=2.7, wasserstein=0.0)
+    pair = solve_pair(s, 0, 74, "finetune_only")
+    assert np.isfinite(pair.upsilon) and pair.upsilon == pytest.approx(11.9436, rel=1e-4)
+    sol = solve(s, "finetune_only", progress=False)
+    assert sol.plan.N == 74 and sol.bound < 12.01

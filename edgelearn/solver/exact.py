@@ -74,11 +74,13 @@ class Scale:
 
 #: Values for the Parameters of a stage that is absent (its rounds pinned at zero): every
 #: variable of that stage is then zero whatever they are, and values of order one keep the
-#: program well conditioned (a broadcast energy of 1e9 budgets times zero rounds is not).
-_IDLE_SERVER = dict(server_energy_root=1.0, server_rate=1.0, lambda_coef=1.0, m_idle=1e-2)
+#: program well conditioned (a broadcast energy of 1e9 budgets times zero rounds is not).  The bound
+#: terms of an absent stage get a zero coefficient: its rounds are pinned at zero only to solver
+#: accuracy (~1e-9), and M^2/S with S = 0 would make the objective infinite.
+_IDLE_SERVER = dict(server_energy_root=1.0, server_rate=1.0, lambda_coef=0.0, m_idle=1e-2)
 _IDLE_DEVICES = dict(device_energy_root=1.0, device_rate=1.0, download=0.0, upload_exponent=1.0,
                      log_upload_power=0.0, upload_power=1.0, upload_min=1.0, upload_pmax=1.0,
-                     broadcast_energy=0.0, omega_coef=1.0, n_idle=1e-2)
+                     broadcast_energy=0.0, omega_coef=0.0, n_idle=1e-2)
 
 
 def coefficients(s, scale: Scale, M=None, pretraining=True, finetuning=True) -> dict:
