@@ -19,11 +19,11 @@ from .. import bound as _bound
 from .. import system as _system
 from ..plan import Plan
 
-__all__ = ["SCHEMES", "InfeasibleBudgetError", "Constants", "constants", "plan_from_totals",
+__all__ = ["SCHEMES", "SCHEME_DESCRIPTIONS", "InfeasibleBudgetError", "Constants", "constants", "plan_from_totals",
            "check_scheme", "symmetrize"]
 
-#: The six designs of Section V: what each one fixes (iteration order = the book's order).
-SCHEMES = {
+#: What each of the six designs of Section V fixes (iteration order = the book's order).
+SCHEME_DESCRIPTIONS = {
     "proposed": "optimise everything (Algorithm 1)",
     "fixed_power": "p_k = P_k^max, optimise the rest",
     "fixed_frequency": "f = f^max and f-hat_k = f-hat_k^max, optimise the rest",
@@ -31,6 +31,10 @@ SCHEMES = {
     "pretrain_only": "N = 0: pre-training at the server only",
     "finetune_only": "M = 0: federated fine-tuning from scratch",
 }
+
+#: The proposed design and the paper's five benchmarks, in the order the book lists them (a tuple,
+#: as :data:`edgelearn.plots.SCHEMES` always was).
+SCHEMES = tuple(SCHEME_DESCRIPTIONS)
 
 
 class InfeasibleBudgetError(ValueError):
