@@ -43,21 +43,22 @@ class Solution:
     """What :func:`~edgelearn.solve` found.
 
     Attributes:
-        scenario, scheme: the input.
-        plan: the integer-batch :class:`~edgelearn.Plan` (round-invariant for channels fixed over rounds).
-        report: :func:`~edgelearn.evaluate` of ``plan`` (delay, energy, feasibility, the bound's terms).
-        bound: Upsilon (34) of ``plan`` (= ``report.bound``; ``upsilon`` is an alias).
-        lower_bound: the optimum over real (M, N) and real batches: no plan has a smaller Upsilon.
-        pair: the best (M, N) with real batches; ``pair_bound``: its Upsilon.
-        integrality_gap: ``bound - lower_bound``, what whole rounds and batches cost (>= 0).
-        certified_gap: how far ``pair_bound`` may be above the best pair of all (0 when the search
-            visited every pair that could be better; else the solver's tolerance it stopped at).
-        regime: which stages the plan uses (:data:`REGIMES`).
-        history: Upsilon at each SCA iteration (``method="sca"``), else ``(pair_bound,)``.
-        landscape: every (M, N) evaluated (:class:`Landscape`).
-        stats: counters and timings only (convex solves, solvers used, pairs evaluated, wall time).
-            For a while it also repeats ``lower_bound``, ``pair``, ``pair_optimum`` (= ``pair_bound``)
-            and ``integrality_gap``: read the attributes instead.
+
+    - ``scenario``, ``scheme``: the input.
+    - ``plan``: the integer-batch :class:`~edgelearn.Plan` (round-invariant for channels fixed over rounds).
+    - ``report``: :func:`~edgelearn.evaluate` of ``plan`` (delay, energy, feasibility, the bound's terms).
+    - ``bound``: Upsilon (34) of ``plan`` (= ``report.bound``; ``upsilon`` is an alias).
+    - ``lower_bound``: the optimum over real (M, N) and real batches: no plan has a smaller Upsilon.
+    - ``pair``: the best (M, N) with real batches; ``pair_bound``: its Upsilon.
+    - ``integrality_gap``: ``bound - lower_bound``, what whole rounds and batches cost (>= 0).
+    - ``certified_gap``: how far ``pair_bound`` may be above the best pair of all (0 when the search
+      visited every pair that could be better; else the solver's tolerance it stopped at).
+    - ``regime``: which stages the plan uses (``"pretrain_only"``, ``"finetune_only"``, ``"two_stage"``).
+    - ``history``: Upsilon at each SCA iteration (``method="sca"``), else ``(pair_bound,)``.
+    - ``landscape``: every (M, N) evaluated (a ``Landscape``).
+    - ``stats``: counters and timings only (convex solves, solvers used, pairs evaluated, wall time).
+      For a while it also repeats ``lower_bound``, ``pair``, ``pair_optimum`` (= ``pair_bound``)
+      and ``integrality_gap``: read the attributes instead.
     """
 
     scenario: object
