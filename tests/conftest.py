@@ -32,3 +32,25 @@ def hand_scenario(**changes):
 @pytest.fixture
 def hand():
     return hand_scenario()
+
+
+# ---------------------------------------------------------------- running in parallel (pytest-xdist)
+#: The test modules that share the one book build of a session: test_lab.py runs the live-explorer
+#: notebooks in JupyterLab and fills the build cache, test_site.py then builds the book from it and
+#: checks the site.  They must run in one worker, in that order.
+BOOK_MODULES = ("tests/test_lab.py", "tests/test_site.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With ``-n``: the book's tests form one unit of work, sent to one worker (it is the largest
+    unit, so it starts first), and every other test is scheduled on its own beside it.
+    (``--dist loadgroup`` would do this with marks, but pytest-xdist 3.8 cannot rename the nodes of
+    pytest >= 9.2, so the groups are lost.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BookInOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return "book" if nodeid.startswith(BOOK_MODULES) else nodeid
+
+    return BookInOneWorker(config, log)

@@ -1,5 +1,5 @@
 """Static checks of the chapter book/two_stages.ipynb (no kernel, no solves: the notebook's own
-numbers are checked by executing it, `pytest --nbval-lax book/two_stages.ipynb`)."""
+numbers are checked by executing it: the test suite's one book build, tests/test_site.py)."""
 import json
 import re
 from pathlib import Path
