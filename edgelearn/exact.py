@@ -380,13 +380,12 @@ class ExactProblem:
     def check_theorem(self, M: int, N: int, D, B, gamma: float, seeds=range(20), w0=None) -> TheoremCheck:
         """Both sides of (47), (48), Lemma 3.2 (33), Lemma 3.1 (32) and Theorem 3.1 (34), averaged
         over runs with the given seeds (the expectations of the paper become sample means)."""
-        from .bound import upsilon_from_sums
+        from .bound import batch_sums, upsilon_from_sums
         runs = [self.run(M, N, D, B, gamma, seed=s, w0=w0) for s in seeds]
         c = self.constants(gamma, w0, M)
         Dv = np.broadcast_to(np.asarray(D, float), (M,)) if M else np.zeros(0)
         Bv = np.broadcast_to(np.asarray(B, float), (N, self.K)) if N else np.zeros((0, self.K))
-        Lam = float(np.sum(1 / Dv)) if M else 0.0
-        Om = float(np.sum(1 / Bv.sum(1))) if N else 0.0
+        Lam, Om = batch_sums(Dv, Bv)          # Lambda and Omega of (34), from their one home
         k = len(runs)
 
         def ms(x):
