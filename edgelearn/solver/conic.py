@@ -45,6 +45,9 @@ class Program:
         self.problem: cp.Problem | None = None
         self._twin: cp.Problem | None = None
         self.status, self.value = None, None
+        #: False: compile the problem afresh at every solve with the Parameters' values as constants
+        #: (cvxpy ``ignore_dpp``); for large programs whose DPP compilation does not pay (memory).
+        self.dpp = True
 
     def param(self, name, shape=(), nonneg=True) -> cp.Parameter:
         """The Parameter ``name`` (created on first use)."""
@@ -75,7 +78,7 @@ class Program:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # an inaccurate answer is retried below, not used
-                    problem.solve(solver=solver, warm_start=False, **kw)
+                    problem.solve(solver=solver, warm_start=False, **({} if self.dpp else {"ignore_dpp": True}), **kw)
                 status = problem.status
             except cp.error.SolverError:
                 status = "solver_error"
