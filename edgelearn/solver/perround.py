@@ -48,7 +48,7 @@ __all__ = ["PerRoundProgram", "solve_pair_per_round", "solve_per_round"]
 RTOL = 1e-4
 #: Most N visited outward from the relaxation's N per branch; past it only the branch's relaxation bounds the rest.
 MAX_STEPS = 60
-#: Explicit channel rows of the first program; doubled (at least to twice the N needed) while the search needs more.
+#: Explicit channel rows of the first program; doubled (at least to 1.25 N + 4 for the N needed) while the search needs more.
 R_FIRST = 16
 #: Up to this many channel rows x devices the program is compiled once with Parameters (DPP);
 #: larger ones are compiled afresh at each solve with the values as constants (cvxpy's DPP
@@ -57,9 +57,11 @@ DPP_CELLS = 300
 #: Most channel rows x devices the per-round program is built for (memory and time; see solve_per_round).
 MAX_CELLS = 20000
 _C = dict(equilibrate_enable=True, max_iter=300, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
-#: The per-round program is larger (R K cones of each kind): CLARABEL at 1e-8 with and without
-#: equilibration, then at 1e-7 and 1e-6.  No SCS: on this size it takes minutes.
+#: The per-round program is larger (R K cones of each kind): CLARABEL at 1e-8, with a smaller
+#: static regularisation, with shorter steps, without equilibration, then at 1e-7 and 1e-6.  No SCS: on this size it takes minutes.
 ATTEMPTS = (("CLARABEL", _C),
+            ("CLARABEL", {**_C, "static_regularization_constant": 1e-10, "max_iter": 600}),
+            ("CLARABEL", {**_C, "max_step_fraction": 0.8, "static_regularization_constant": 1e-10, "max_iter": 600}),
             ("CLARABEL", {**_C, "equilibrate_enable": False, "max_iter": 600}),
             ("CLARABEL", {**_C, "tol_feas": 1e-7, "tol_gap_abs": 1e-7, "tol_gap_rel": 1e-7}),
             ("CLARABEL", {**_C, "equilibrate_enable": False, "max_iter": 600,
@@ -210,6 +212,8 @@ class _Search:
         self.F = self.programs[False]
         self.k = _bound.coefficients(s)
         self.pairs = {}          # (M, N) -> (upsilon, plan)
+        self.relaxed = {}        # (M range, N range) -> (relax's answer, status)
+        self.failed = []         # pairs that no solve settled
 
     def _set(self, R_M, R_N, M_range, N_range, shift):
         """Parameter values of the program for these ranges (the one with the tail when N can pass R)."""
@@ -238,11 +242,17 @@ class _Search:
 
         Interior-point accuracy depends on the units; other units are tried when a solve fails.
         """
+        key = (tuple(M_range), tuple(N_range))
+        if key in self.relaxed:        # the same region again (a side that did not move): same answer
+            self.F = self.programs[N_range[1] > self.R]
+            self.F.status = self.relaxed[key][1]
+            return self.relaxed[key][0]
         R_M, R_N = units
         for U in ((R_M, R_N), (R_M / 4, R_N / 4), (1.0, 1.0), (4 * R_M, 4 * R_N), (R_M, 1.0)):
             r = self._relax_once(M_range, N_range, U)
             if np.isfinite(r[0]):
-                return r
+                break
+        self.relaxed[key] = (r, "optimal" if np.isfinite(r[0]) else self.F.status)
         return r
 
     def _relax_once(self, M_range, N_range, units):
@@ -270,10 +280,13 @@ class _Search:
         out = (np.inf, None)
         if N > self.R:
             raise _Grow(N)
+        infeasible = False
         for R_M, R_N in ((M, N), (M / 4, N / 4), (1.0, 1.0), (4 * M, 4 * N)):
             R_M, R_N = max(R_M, 1.0), max(R_N, 1.0)
             self._set(R_M, R_N, (M, M), (N, N), M >= 1)
-            if self.F.solve(self.stats, attempts=ATTEMPTS) == "optimal":
+            status = self.F.solve(self.stats, attempts=ATTEMPTS)
+            infeasible = infeasible or status == "infeasible"
+            if status == "optimal":
                 try:
                     plan = self._plan(M, N, R_M, R_N)
                 except (RuntimeError, ValueError):
@@ -282,6 +295,8 @@ class _Search:
                 if rep.feasible:   # the optimum, unless the plan (checked) says the solve was inaccurate
                     out = (self.F.value if abs(rep.bound / self.F.value - 1) <= 1e-5 else rep.bound, plan)
                     break
+        if out[1] is None and not infeasible:
+            self.failed.append((M, N))    # neither solved nor shown infeasible: the search is not certified
         self.pairs[(M, N)] = out
         return out
 
@@ -453,8 +468,10 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                     r = relax(first, scheme, b, stats)
                     out, status = (r.upsilon, r.M, 0.0), r.status
                 else:
-                    out = search.relax(b.M, b.N, (max(Mcap / 4, 1.0), max(R_all / 2, 1.0)))
+                    out = search.relax(b.M, b.N, hints.get(b.name, (max(Mcap / 4, 1.0), max(R_all / 2, 1.0))))
                     status = search.F.status
+                    if np.isfinite(out[0]):   # units for the next, larger program
+                        hints[b.name] = (max(out[1], 1.0), max(out[2], 1.0))
                 if np.isfinite(out[0]):
                     relaxed.append((out, b))
                     lower = min(lower, out[0])
@@ -531,19 +548,20 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                     gap = max(gap, best[0] / min(bounds_left) - 1)
             if bar is not None:
                 bar.close()
+            unsolved += [f"pair {mn}" for mn in search.failed]
             if unsolved:                # a region with no lower bound: the answer is not certified there
                 stats["unsolved"] = unsolved
                 gap = np.inf
             return search, first, Mcap, best, lower, brs
 
-        R = min(R_all, R_FIRST)
+        R, hints = min(R_all, R_FIRST), {}
         while True:     # explicit rows for the N the search visits; the rest is the tail (a relaxation)
             try:
                 gap = 0.0
                 search, first, Mcap, best, lower, brs = run(R)
                 break
             except _Grow as g:
-                R = min(R_all, max(2 * R, 2 * g.n))
+                R = min(R_all, max(2 * R, math.ceil(1.25 * g.n) + 4))
         stats["explicit_rows"] = R
         if best[3] is None:
             cheapest = [(b.M[0], b.N[0]) for b in brs]
