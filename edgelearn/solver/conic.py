@@ -80,6 +80,8 @@ class Program:
                     warnings.simplefilter("ignore")  # an inaccurate answer is retried below, not used
                     problem.solve(solver=solver, warm_start=False, **({} if self.dpp else {"ignore_dpp": True}), **kw)
                 status = problem.status
+                if status == "optimal" and not np.isfinite(problem.value):
+                    status = "nan_value"    # seen at K = 100 with an absent stage: not an answer, try the next
             except cp.error.SolverError:
                 status = "solver_error"
             if stats is not None:

@@ -12,12 +12,26 @@ upload energy and for the average-power budget (10), x_n^2/B_tot,n for Omega), s
 x_n to [0, 1] gives a convex problem, and the Charnes-Cooper scaling handles the ratio of (34)
 exactly, as in the fixed-channel case.  Its optimum is a lower bound on every plan.
 
-The search: per branch (M >= 1, and M = 0) the relaxation gives (M*, x*); the integer N around
-sum x* are solved with x pinned (real M, then the floor and ceiling of M: v(., N) is
-quasi-convex in M); each side (fewer rounds, more rounds) is certified by the relaxation
-restricted to it, and widened while it could hold a better pair.  One compiled program
-(per K, R and scheme) serves every solve.  Batches are rounded down at the end (same compute
-and upload times, so no more delay or energy).
+Only the first R rows are explicit (R = :data:`R_FIRST`, grown while the search visits a
+larger N); the rounds after them, the *tail*, enter as one block in stage totals (count n_t,
+as fine-tuning in :mod:`~edgelearn.solver.exact`) with each device's best channel over the
+tail rows (least download and upload time, least upload energy).  Any plan's tail rounds,
+averaged, fit that block with no more delay, energy or Omega (Jensen: sum 1/B_n >= n_t^2/sum B_n),
+and (10) keeps the tail's P_ave allowance but drops its powers (>= 0); so the program with a tail
+is a relaxation of the one with every row explicit, and its optimum is still a lower bound.  A
+pair (M, N) with N <= R is solved with no tail at all, exactly.
+
+The search: the relaxation of each branch (M >= 1 with N = 0, which has no channel and goes to
+the fixed-channel solver; M >= 1 with N >= 1; M = 0) is a lower bound on the branch.  From the
+best, the integer N next to the relaxation's N are solved with x pinned (real M, then the floor
+and ceiling of M: v(., N) is quasi-convex in M).  When the best pair is within :data:`RTOL` of
+the branch's bound the branch is done; else each side (fewer rounds, more rounds) is bounded by
+the relaxation restricted to it, and the next N on a side is visited while that bound could beat
+the best pair by more than RTOL.  ``Solution.certified_gap`` is how far (relative) the best pair
+may be above the bounds left unvisited (0 when they are all above it; inf when a solve that the
+certificate needs failed).  Programs of up to :data:`DPP_CELLS` rows x devices are compiled once
+(DPP); larger ones afresh at each solve (linear in the cells).  Batches are rounded down at the
+end (same compute and upload times, so no more delay or energy).
 """
 from __future__ import annotations
 

@@ -163,7 +163,8 @@ def relax_once(s, scheme, branch, stats=None, guess=(1000.0, 100.0), batches=Non
     """Real-(M, N) optimum of a branch by the Charnes-Cooper form: one convex solve per pass.
 
     A pass in units of the previous answer follows until the units match the answer within
-    a factor of two (at most three passes).  ``attempts``: as :meth:`~edgelearn.solver.conic.Program.solve`.
+    a factor of two (at most three passes); when a later pass fails, the answer of the pass
+    before stands.  ``attempts``: as :meth:`~edgelearn.solver.conic.Program.solve`.
     """
     F = formulation(s.K, scheme, "relax", batches is not None)
     res, (RM, RN) = None, guess
@@ -174,8 +175,8 @@ def relax_once(s, scheme, branch, stats=None, guess=(1000.0, 100.0), batches=Non
         if batches is not None:
             F.set(d_fixed=batches[0] / scale.D_M, b_fixed=np.asarray(batches[1], float) / scale.D_N)
         status = F.solve(stats, attempts=attempts)
-        if status != "optimal":
-            return Relaxed(branch, np.nan, np.nan, np.inf, status)
+        if status != "optimal":   # the pass before (other units) is a solved relaxation: keep it
+            return res if res is not None else Relaxed(branch, np.nan, np.nan, np.inf, status)
         th = float(F.theta.value)
         M, N = float(F.get("M")) / th * scale.R_M, float(F.get("N")) / th * scale.R_N
         res = Relaxed(branch, M, N, F.value, status)
