@@ -16,18 +16,17 @@ import numpy as np
 
 __all__ = ["Program", "ATTEMPTS"]
 
-#: Attempts, in order: CLARABEL with its defaults, CLARABEL without equilibration and with
-#: more iterations, CLARABEL at 1e-7 tolerances, with a smaller static regularisation, with
-#: shorter steps, then SCS.  An "inaccurate" status moves on.
+#: Attempts, in order: CLARABEL with its defaults, with a smaller static regularisation, with
+#: shorter steps, without equilibration and with more iterations, at 1e-7 tolerances, then SCS.  An "inaccurate" status moves on.
 _CLARABEL = dict(equilibrate_enable=True, max_iter=200, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
 ATTEMPTS = (
     ("CLARABEL", _CLARABEL),
-    ("CLARABEL", {**_CLARABEL, "equilibrate_enable": False, "max_iter": 1000}),
-    ("CLARABEL", {**_CLARABEL, "tol_feas": 1e-7, "tol_gap_abs": 1e-7, "tol_gap_rel": 1e-7, "max_iter": 1000}),
-    # many devices (K = 300): the default static regularisation (1e-8) stalls the dual residual
+    # many devices (K = 100, 300): the default static regularisation (1e-8) stalls the dual residual
     # ("InsufficientProgress"); a smaller one, or shorter steps, solves in ~40 iterations
     ("CLARABEL", {**_CLARABEL, "static_regularization_constant": 1e-10, "max_iter": 1000}),
     ("CLARABEL", {**_CLARABEL, "max_step_fraction": 0.8, "max_iter": 1000}),
+    ("CLARABEL", {**_CLARABEL, "equilibrate_enable": False, "max_iter": 1000}),
+    ("CLARABEL", {**_CLARABEL, "tol_feas": 1e-7, "tol_gap_abs": 1e-7, "tol_gap_rel": 1e-7, "max_iter": 1000}),
     ("SCS", dict(eps=1e-9, max_iters=100000)),
 )
 _SOLVED = ("optimal", "infeasible", "unbounded")
