@@ -28,8 +28,9 @@ def test_the_tail_is_a_relaxation_of_the_explicit_rows():
         v_full = full.relax((1, 40), n_range, units)[0]
         assert np.isfinite(v_tail) and np.isfinite(v_full)
         assert v_tail <= v_full * (1 + 1e-7), n_range
-    # with N inside the explicit rows the tail is absent: the same program as with every row explicit
-    assert few.pair(9, 3)[0] == pytest.approx(full.pair(9, 3)[0], rel=1e-6)
+    # with N inside the explicit rows the tail is absent: the same problem as with every row explicit
+    # (to the 1e-5 within which pair() accepts a solve's value against its checked plan)
+    assert few.pair(9, 3)[0] == pytest.approx(full.pair(9, 3)[0], rel=1e-5)
 
 
 def test_the_answer_does_not_depend_on_the_first_explicit_rows(monkeypatch):
