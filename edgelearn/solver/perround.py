@@ -25,9 +25,9 @@ The search: the relaxation of each branch (M >= 1 with N = 0, which has no chann
 the fixed-channel solver; M >= 1 with N >= 1; M = 0) is a lower bound on the branch.  From the
 best, the integer N next to the relaxation's N are solved with x pinned (real M, then the floor
 and ceiling of M: v(., N) is quasi-convex in M).  When the best pair is within :data:`RTOL` of
-the branch's bound the branch is done; else each side (fewer rounds, more rounds) is bounded by
-the relaxation restricted to it, and the next N on a side is visited while that bound could beat
-the best pair by more than RTOL.  ``Solution.certified_gap`` is how far (relative) the best pair
+the branch's bound the branch is done; else branch and bound over N: each interval of N not yet
+visited is bounded by the relaxation restricted to it, and an interval whose bound could beat the
+best pair by more than RTOL gets the integers next to its own relaxed N visited and is split there.  ``Solution.certified_gap`` is how far (relative) the best pair
 may be above the bounds left unvisited (0 when they are all above it; inf when a solve that the
 certificate needs failed).  Programs of up to :data:`DPP_CELLS` rows x devices are compiled once
 (DPP); larger ones afresh at each solve (linear in the cells).  Batches are rounded down at the
@@ -60,9 +60,9 @@ __all__ = ["PerRoundProgram", "solve_pair_per_round", "solve_per_round"]
 #: visiting every N would cost R solves (issue 11 allows a stated gap of 1e-4).  The shortfall
 #: actually accepted is Solution.certified_gap.
 RTOL = 1e-4
-#: Most N visited outward from the relaxation's N per branch; past it only the branch's relaxation bounds the rest.
+#: Most interval relaxations of the N search per branch; past them only the branch's relaxation bounds the rest.
 MAX_STEPS = 60
-#: Explicit channel rows of the first program; doubled (at least to 1.25 N + 4 for the N needed) while the search needs more.
+#: Explicit channel rows of the first program; doubled (at least to N + 4 for the N needed) while the search needs more.
 R_FIRST = 16
 #: Up to this many channel rows x devices the program is compiled once with Parameters (DPP);
 #: larger ones are compiled afresh at each solve with the values as constants (cvxpy's DPP
@@ -523,41 +523,37 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
 
                 for n in range(lo, hi + 1):
                     visit(n)
-                # Every integer N in [lo, hi] is solved exactly.  Beyond each side, the relaxation
-                # restricted to it is a lower bound; a side whose bound could beat the best pair by more
-                # than RTOL gets its next N visited (the relaxed landscape is quasi-convex in N, so the
-                # side's bound is attained next to the side and only grows as it moves out).
-                sides = {}
-                for _ in range(MAX_STEPS):
-                    moved = False
-                    for side in ("-", "+"):
-                        rng = (Nr[0], lo - 1) if side == "-" else (hi + 1, Nr[1])
-                        if rng[0] > rng[1]:
-                            sides.pop(side, None)
-                            continue
-                        if best[0] <= v * (1 + RTOL):     # the branch's own bound already certifies it
-                            sides[side] = v
-                            continue
-                        vs = search.relax(Mr, rng, units)[0]
-                        if not np.isfinite(vs):
-                            if search.F.status != "infeasible":
-                                unsolved.append(f"{b.name}: N in {rng}")
-                            sides[side] = np.inf
-                            continue
-                        sides[side] = vs
-                        if vs < best[0] * (1 - RTOL):
-                            moved = True
-                            if side == "-":
-                                lo -= 1
-                                visit(lo)
-                            else:
-                                hi += 1
-                                visit(hi)
-                    if not moved:
-                        break
-                else:   # out of steps: only the branch's relaxation bounds what was not visited
-                    sides = {"all": v}
-                bounds_left = [u for u in sides.values() if np.isfinite(u)]
+                # Branch and bound over N: every visited N is solved exactly; each interval of N not
+                # visited is bounded by the relaxation restricted to it.  An interval whose bound could
+                # beat the best pair by more than RTOL gets the integers next to its own relaxed N
+                # visited and is split around them.
+                pending, bounds_left, steps = [(Nr[0], lo - 1), (hi + 1, Nr[1])], [], 0
+                while pending:
+                    n0, n1 = pending.pop()
+                    if n0 > n1:
+                        continue
+                    if best[0] <= v * (1 + RTOL):     # the branch's own bound already certifies it
+                        bounds_left.append(v)
+                        continue
+                    if steps >= MAX_STEPS:            # out of steps: only the branch's relaxation bounds the rest
+                        bounds_left.append(v)
+                        continue
+                    steps += 1
+                    vs, _, Ns = search.relax(Mr, (n0, n1), units)
+                    if not np.isfinite(vs):
+                        if search.F.status != "infeasible":
+                            unsolved.append(f"{b.name}: N in {(n0, n1)}")
+                        continue
+                    if vs >= best[0] * (1 - RTOL):
+                        bounds_left.append(vs)
+                        continue
+                    near = sorted({min(max(math.floor(Ns), n0), n1), min(max(math.ceil(Ns), n0), n1)})
+                    for n in near:
+                        visit(n)
+                    pending += [(n0, near[0] - 1), (near[-1] + 1, n1)]
+                    if len(near) == 2 and near[1] > near[0] + 1:
+                        pending.append((near[0] + 1, near[1] - 1))
+                stats["interval_relaxations"] = stats.get("interval_relaxations", 0) + steps
                 if bounds_left and np.isfinite(best[0]):
                     gap = max(gap, best[0] / min(bounds_left) - 1)
             if bar is not None:
@@ -575,7 +571,7 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                 search, first, Mcap, best, lower, brs = run(R)
                 break
             except _Grow as g:
-                R = min(R_all, max(2 * R, math.ceil(1.25 * g.n) + 4))
+                R = min(R_all, max(2 * R, g.n + 4))
         stats["explicit_rows"] = R
         if best[3] is None:
             cheapest = [(b.M[0], b.N[0]) for b in brs]
