@@ -91,7 +91,7 @@ class PerRoundProgram(Program):
     the round weights; ``m_lower``/``m_upper``: on M in units R_M).
     """
 
-    def __init__(self, K: int, R: int, scheme: str, tail: bool = False):
+    def __init__(self, K: int, R: int, scheme: str, tail: bool = False, average_power: bool = True):
         super().__init__()
         P = self.param
         self.K, self.R, self.scheme, self.tail = K, R, scheme, tail
@@ -124,6 +124,8 @@ class PerRoundProgram(Program):
         umin = P("upload_min", (R, K))
         if scheme == "fixed_power":
             c += [u == cp.multiply(umin, X)]
+        elif not average_power:     # P_max <= P_ave on every device: (11) in every round implies (10)
+            c += [u >= cp.multiply(umin, X)]
         else:
             c += [u >= cp.multiply(umin, X)]
             # (10): sum_n x_n p_nk <= P_ave sum_n x_n, x p = w (x e^(a x/u) - x): sigma >= x^2/u, then an exp cone;
@@ -169,8 +171,8 @@ class PerRoundProgram(Program):
 
 
 @functools.lru_cache(maxsize=16)
-def _program(K, R, scheme, tail=False):
-    F = PerRoundProgram(K, R, scheme, tail)
+def _program(K, R, scheme, tail=False, average_power=True):
+    F = PerRoundProgram(K, R, scheme, tail, average_power)
     F.dpp = K * R <= DPP_CELLS
     return F
 
@@ -220,9 +222,10 @@ class _Search:
     def __init__(self, s, scheme, R, stats):
         self.s, self.scheme, self.R, self.stats = s, scheme, R, stats
         self.R_all = int(s.max_channel_rounds)
-        self.programs = {False: _program(s.K, R, scheme)}
+        avg = bool(np.any(np.asarray(s.P_max, float) > np.asarray(s.P_ave, float)))   # is (10) more than (11)?
+        self.programs = {False: _program(s.K, R, scheme, False, avg)}
         if self.R_all > R:
-            self.programs[True] = _program(s.K, R, scheme, True)
+            self.programs[True] = _program(s.K, R, scheme, True, avg)
         self.F = self.programs[False]
         self.k = _bound.coefficients(s)
         self.pairs = {}          # (M, N) -> (upsilon, plan)
