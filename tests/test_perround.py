@@ -72,3 +72,18 @@ def test_more_channel_rows_never_raise_the_lower_bound():
     long = solve(s, progress=False)
     assert long.lower_bound <= short.lower_bound * (1 + 1e-7)
     assert long.pair_bound <= short.pair_bound * (1 + perround.RTOL)
+
+
+def test_average_power_budget_with_a_higher_peak_power():
+    """P_max > P_ave: (10) is a constraint of its own (exponential cones per round) and must still hold.
+    With repeated channels the optimum is the round-invariant one at min(P_ave, P_max)."""
+    from edgelearn.solver.exact import solve_pair
+    s = small()
+    s = s.replace(P_max=2 * np.asarray(s.P_ave, float))
+    rep = s.replace(g_up=np.tile(s.g_up, (4, 1)), g_down=np.tile(s.g_down, (4, 1)))
+    assert perround._Search(rep, "proposed", 4, {}).programs[False].params.keys() >= {"power_ratio"}
+    v, plan = perround.solve_pair_per_round(rep, 9, 3)
+    assert plan is not None and v == pytest.approx(solve_pair(s, 9, 3).upsilon, rel=1e-5)
+    g_up, g_down = el.scenarios.rayleigh_gains(s.K, seed=3, N=ROWS)
+    sol = solve(s.replace(g_up=g_up * s.g_up.mean() / 1e-5, g_down=g_down * s.g_down.mean() / 1e-5), progress=False)
+    assert sol.report.feasible and sol.certified_gap <= perround.RTOL

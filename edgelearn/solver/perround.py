@@ -249,8 +249,9 @@ class _Search:
                     x_lower=(np.arange(R) < n0).astype(float), x_upper=(np.arange(R) < n1).astype(float),
                     constant=self.k.constant(int(shift)) / (R_M + R_N))
         if F.tail:
-            vals.update(tail_lower=max(n0 - R, 0), tail_upper=min(n1 - R, self.R_all - R),
-                        tail_b_min=vals["b_min"][0])
+            vals.update(tail_lower=max(n0 - R, 0), tail_upper=min(n1 - R, self.R_all - R))
+            if "tail_b_min" in names:
+                vals["tail_b_min"] = full["b_min"][0]
         F.set(**vals)
 
     def relax(self, M_range, N_range, units):
