@@ -12,6 +12,7 @@ Modules, one concept each: :mod:`~edgelearn.scenario` (parameters),
 :mod:`~edgelearn.regime` (which stages the optimum uses, over a grid of parameters).
 """
 from . import bound, explorers, regime, scenarios, system
+from ._validate import InputTypeError
 from .evaluate import Report, evaluate
 from .plan import Plan
 from .scenario import Scenario
@@ -19,7 +20,7 @@ from .solver import InfeasibleBudgetError, Solution, solve
 
 __version__ = "0.1.0"
 __all__ = ["Scenario", "Plan", "evaluate", "Report", "bound", "system", "scenarios", "explorers", "regime",
-           "solve", "Solution", "InfeasibleBudgetError"]
+           "solve", "Solution", "InfeasibleBudgetError", "InputTypeError"]
 
 # The torch-based modules (networks, datasets, trainers) load on first use, so that
 # ``import edgelearn`` (scenario, system model, bound, solver) does not import torch.

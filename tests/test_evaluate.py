@@ -77,3 +77,11 @@ def test_evaluate_checks_its_argument_types(hand):
         el.evaluate(hand, 3)
     with pytest.raises(TypeError, match=r"evaluate: scenario = .*must be a Scenario"):
         el.evaluate(None, el.Plan.uniform(hand, 1, 1))
+
+
+def test_input_type_error_is_public_and_catchable_as_both_kinds(hand):
+    """``edgelearn.InputTypeError`` is exported, and it is a TypeError and a ValueError."""
+    with pytest.raises(el.InputTypeError, match=r"evaluate: plan = .*must be a Plan"):
+        el.evaluate(hand, "not a plan")
+    assert issubclass(el.InputTypeError, TypeError) and issubclass(el.InputTypeError, ValueError)
+    assert "InputTypeError" in el.__all__
