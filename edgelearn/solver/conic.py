@@ -17,7 +17,8 @@ import numpy as np
 __all__ = ["Program", "ATTEMPTS"]
 
 #: Attempts, in order: CLARABEL with its defaults, with a smaller static regularisation, with
-#: shorter steps, without equilibration and with more iterations, at 1e-7 tolerances, then SCS.  An "inaccurate" status moves on.
+#: shorter steps, without equilibration and with more iterations, at 1e-7 tolerances, then SCS.
+#: An "inaccurate" status moves on.
 _CLARABEL = dict(equilibrate_enable=True, max_iter=200, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
 ATTEMPTS = (
     ("CLARABEL", _CLARABEL),

@@ -27,9 +27,12 @@ best, the integer N next to the relaxation's N are solved with x pinned (real M,
 and ceiling of M: v(., N) is quasi-convex in M).  When the best pair is within :data:`RTOL` of
 the branch's bound the branch is done; else branch and bound over N: each interval of N not yet
 visited is bounded by the relaxation restricted to it, and an interval whose bound could beat the
-best pair by more than RTOL gets the integers next to its own relaxed N visited and is split there.  ``Solution.certified_gap`` is how far (relative) the best pair
-may be above the bounds left unvisited (0 when they are all above it; inf when a solve that the
-certificate needs failed).  Programs of up to :data:`DPP_CELLS` rows x devices are compiled once
+best pair by more than RTOL gets the integers next to its own relaxed N visited and is split there.
+``Solution.certified_gap`` is how far (relative) the best pair may be above the bounds left
+unvisited (0 when they are all above it; inf when a solve that the certificate needs failed);
+``Solution.lower_bound`` is the least branch relaxation (lowered to a checked plan's value in the
+rare case that a relaxation solved to tolerance comes out above it).  When P_max <= P_ave on every
+device, (10) is implied by (11) in every round and left out.  Programs of up to :data:`DPP_CELLS` rows x devices are compiled once
 (DPP); larger ones afresh at each solve (linear in the cells).  Batches are rounded down at the
 end (same compute and upload times, so no more delay or energy).
 """
@@ -72,7 +75,8 @@ DPP_CELLS = 300
 MAX_CELLS = 20000
 _C = dict(equilibrate_enable=True, max_iter=300, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
 #: The per-round program is larger (R K cones of each kind): CLARABEL at 1e-8, with a smaller
-#: static regularisation, with shorter steps, without equilibration, then at 1e-7 and 1e-6.  No SCS: on this size it takes minutes.
+#: static regularisation, with shorter steps, without equilibration, then at 1e-7 and 1e-6.
+#: No SCS: on this size it takes minutes.
 ATTEMPTS = (("CLARABEL", _C),
             ("CLARABEL", {**_C, "static_regularization_constant": 1e-10, "max_iter": 600}),
             ("CLARABEL", {**_C, "max_step_fraction": 0.8, "static_regularization_constant": 1e-10, "max_iter": 600}),
@@ -283,7 +287,8 @@ class _Search:
                 return res
             th = float(self.F.get("theta"))
             M = float(self.F.get("M")) / th * R_M
-            N = float(np.clip(self.F.get("x") / th, 0.0, 1.0).sum() + (max(float(self.F.get("tail")) / th, 0.0) if self.F.tail else 0.0))
+            tail = max(float(self.F.get("tail")) / th, 0.0) if self.F.tail else 0.0
+            N = float(np.clip(self.F.get("x") / th, 0.0, 1.0).sum() + tail)
             res = (self.F.value, M, N)
             good = lambda v, U: (v < 1 and U <= 1) or 0.5 < v / U < 2  # noqa: E731
             if good(M, R_M) and good(N, R_N):
@@ -510,6 +515,8 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                     for M in sorted({min(max(math.floor(Mx), Mr[0]), Mr[1]), min(max(math.ceil(Mx), Mr[0]), Mr[1])}):
                         r = solve_pair(first, M, 0, scheme, stats=stats)
                         search.pairs[(M, 0)] = (r.upsilon, r.plan)
+                        if r.plan is None and r.status != "infeasible":
+                            unsolved.append(f"pair {(M, 0)}")
                         if r.upsilon < best[0]:
                             best = (r.upsilon, M, 0, r.plan)
                     continue
