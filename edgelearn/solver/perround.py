@@ -12,7 +12,7 @@ upload energy and for the average-power budget (10), x_n^2/B_tot,n for Omega), s
 x_n to [0, 1] gives a convex problem, and the Charnes-Cooper scaling handles the ratio of (34)
 exactly, as in the fixed-channel case.  Its optimum is a lower bound on every plan.
 
-Only the first R rows are explicit (R = :data:`R_FIRST`, grown while the search visits a
+Only the first R rows are explicit (R = ``R_FIRST``, grown while the search visits a
 larger N); the rounds after them, the *tail*, enter as one block in stage totals (count n_t,
 as fine-tuning in :mod:`~edgelearn.solver.exact`) with each device's best channel over the
 tail rows (least download and upload time, least upload energy).  Any plan's tail rounds,
@@ -24,7 +24,7 @@ pair (M, N) with N <= R is solved with no tail at all, exactly.
 The search: the relaxation of each branch (M >= 1 with N = 0, which has no channel and goes to
 the fixed-channel solver; M >= 1 with N >= 1; M = 0) is a lower bound on the branch.  From the
 best, the integer N next to the relaxation's N are solved with x pinned (real M, then the floor
-and ceiling of M: v(., N) is quasi-convex in M).  When the best pair is within :data:`RTOL` of
+and ceiling of M: v(., N) is quasi-convex in M).  When the best pair is within ``RTOL`` of
 the branch's bound the branch is done; else branch and bound over N: each interval of N not yet
 visited is bounded by the relaxation restricted to it, and an interval whose bound could beat the
 best pair by more than RTOL gets the integers next to its own relaxed N visited and is split there.
@@ -32,7 +32,7 @@ best pair by more than RTOL gets the integers next to its own relaxed N visited 
 unvisited (0 when they are all above it; inf when a solve that the certificate needs failed);
 ``Solution.lower_bound`` is the least branch relaxation (lowered to a checked plan's value in the
 rare case that a relaxation solved to tolerance comes out above it).  When P_max <= P_ave on every
-device, (10) is implied by (11) in every round and left out.  Programs of up to :data:`DPP_CELLS` rows x devices are compiled once
+device, (10) is implied by (11) in every round and left out.  Programs of up to ``DPP_CELLS`` rows x devices are compiled once
 (DPP); larger ones afresh at each solve (linear in the cells).  Batches are rounded down at the
 end (same compute and upload times, so no more delay or energy).
 """
