@@ -10,7 +10,7 @@ from ..scenarios import cifar, rayleigh_gains
 from .sca import sca_pair
 from .solve import solve
 
-__all__ = ["compare", "with_devices", "scaling", "scaling_base"]
+__all__ = ["compare", "with_devices", "with_fading", "scaling", "scaling_base"]
 
 
 def _timed(fn):
@@ -56,17 +56,26 @@ def scaling_base():
     return cifar().replace(c=4.0, c_hat=4.0, wasserstein=0.0)
 
 
-def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 100), K_rounds=10, base=None, time_limit=300.0,
-            on_row=None):
+def with_fading(s, N: int, seed: int = 0):
+    """``s`` with per-round channels: its own gains times independent Rayleigh fading (unit-mean
+    exponential power) in each of N rounds, up- and downlink."""
+    rng = np.random.default_rng(seed)
+    g_up, g_down = np.asarray(s.g_up, float), np.asarray(s.g_down, float)
+    return s.replace(g_up=g_up * rng.exponential(size=(N, s.K)), g_down=g_down * rng.exponential(size=(N, s.K)))
+
+
+def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 200, 500), K_rounds=10, base=None, time_limit=300.0,
+            on_row=None, fading_Ns=()):
     """Wall time of ``solve`` (first call at each size, in this process) against the number of devices K,
     and with per-round channels against the number of channel rows N (K = ``K_rounds``).
 
-    (N = 200 and 500 at K = 10 exceed ``perround.MAX_CELLS``: see issue 11's report.)
     Returns a list of rows (dicts: sweep, K, N, seconds, ratio, M, N_opt, upsilon, lower_bound,
-    certified_gap, convex_solves).  ``ratio``: against K = Ks[0] for the K sweep, against the
-    static solve at K = K_rounds for the N sweep.  Once one size takes longer than ``time_limit``
-    seconds, larger sizes of that sweep are skipped (seconds = nan).  ``on_row``: called with each
-    row as soon as it is measured (to print progress).
+    pair, pair_bound, certified_gap, convex_solves, explicit_rows).  ``ratio``: against K = Ks[0]
+    for the K sweep, against the static solve at K = K_rounds for the N sweep.  Once one size takes
+    longer than ``time_limit`` seconds, larger sizes of that sweep are skipped (seconds = nan).
+    ``on_row``: called with each row as soon as it is measured (to print progress).
+    ``fading_Ns``: also time the CIFAR preset itself (K = 10, where fine-tuning pays) with
+    :func:`with_fading` channels of N rows, against the preset's static solve.
     """
     base = scaling_base() if base is None else base
     rows, ref = _Rows(on_row), None
@@ -82,13 +91,25 @@ def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 100), K_rounds=10, base=None, 
         skip = t > time_limit
     static, t_static = _timed(lambda: solve(with_devices(base, K_rounds), progress=False))
     rows.append(_row(dict(sweep="static, K = %d" % K_rounds, K=K_rounds, N=None), static, t_static, t_static))
+    _per_round(rows, "per-round channels", Ns, lambda N: with_devices(base, K_rounds, seed=1, N=N),
+               t_static, time_limit)
+    if fading_Ns:
+        preset = cifar()
+        static, t_static = _timed(lambda: solve(preset, progress=False))
+        rows.append(_row(dict(sweep="static, CIFAR preset", K=preset.K, N=None), static, t_static, t_static))
+        _per_round(rows, "CIFAR preset, fading", fading_Ns, lambda N: with_fading(preset, N, seed=5),
+                   t_static, time_limit)
+    return list(rows)
+
+
+def _per_round(rows, name, Ns, scenario, t_static, time_limit):
     skip = False
     for N in Ns:
-        row = dict(sweep="per-round channels", K=K_rounds, N=N)
+        s = scenario(N)
+        row = dict(sweep=name, K=s.K, N=N)
         if skip:
             rows.append({**row, "seconds": np.nan, "ratio": np.nan})
             continue
-        s = with_devices(base, K_rounds, seed=1, N=N)
         try:
             sol, t = _timed(lambda: solve(s, progress=False))
         except ValueError as e:       # beyond the per-round solver's size
@@ -96,7 +117,6 @@ def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 100), K_rounds=10, base=None, 
             continue
         rows.append(_row(row, sol, t, t_static))
         skip = t > time_limit
-    return list(rows)
 
 
 class _Rows(list):
@@ -112,5 +132,6 @@ class _Rows(list):
 
 def _row(row, sol, t, ref):
     return {**row, "seconds": t, "ratio": t / ref, "M": sol.plan.M, "N_opt": sol.plan.N, "upsilon": sol.bound,
-            "lower_bound": sol.lower_bound, "certified_gap": sol.certified_gap,
-            "convex_solves": sol.stats.get("convex_solves", 0)}
+            "lower_bound": sol.lower_bound, "pair": list(sol.pair), "pair_bound": sol.pair_bound,
+            "certified_gap": sol.certified_gap, "convex_solves": sol.stats.get("convex_solves", 0),
+            "explicit_rows": sol.stats.get("explicit_rows")}

@@ -16,11 +16,16 @@ import numpy as np
 
 __all__ = ["Program", "ATTEMPTS"]
 
-#: Attempts, in order: CLARABEL with its defaults, CLARABEL without equilibration and with
-#: more iterations, CLARABEL at 1e-7 tolerances, then SCS.  An "inaccurate" status moves on.
+#: Attempts, in order: CLARABEL with its defaults, with a smaller static regularisation, with
+#: shorter steps, without equilibration and with more iterations, at 1e-7 tolerances, then SCS.
+#: An "inaccurate" status moves on.
 _CLARABEL = dict(equilibrate_enable=True, max_iter=200, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
 ATTEMPTS = (
     ("CLARABEL", _CLARABEL),
+    # many devices (K = 100, 300): the default static regularisation (1e-8) stalls the dual residual
+    # ("InsufficientProgress"); a smaller one, or shorter steps, solves in ~40 iterations
+    ("CLARABEL", {**_CLARABEL, "static_regularization_constant": 1e-10, "max_iter": 1000}),
+    ("CLARABEL", {**_CLARABEL, "max_step_fraction": 0.8, "max_iter": 1000}),
     ("CLARABEL", {**_CLARABEL, "equilibrate_enable": False, "max_iter": 1000}),
     ("CLARABEL", {**_CLARABEL, "tol_feas": 1e-7, "tol_gap_abs": 1e-7, "tol_gap_rel": 1e-7, "max_iter": 1000}),
     ("SCS", dict(eps=1e-9, max_iters=100000)),
@@ -40,6 +45,9 @@ class Program:
         self.problem: cp.Problem | None = None
         self._twin: cp.Problem | None = None
         self.status, self.value = None, None
+        #: False: compile the problem afresh at every solve with the Parameters' values as constants
+        #: (cvxpy ``ignore_dpp``); for large programs whose DPP compilation does not pay (memory).
+        self.dpp = True
 
     def param(self, name, shape=(), nonneg=True) -> cp.Parameter:
         """The Parameter ``name`` (created on first use)."""
@@ -70,8 +78,10 @@ class Program:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # an inaccurate answer is retried below, not used
-                    problem.solve(solver=solver, warm_start=False, **kw)
+                    problem.solve(solver=solver, warm_start=False, **({} if self.dpp else {"ignore_dpp": True}), **kw)
                 status = problem.status
+                if status == "optimal" and not np.isfinite(problem.value):
+                    status = "nan_value"    # seen at K = 100 with an absent stage: not an answer, try the next
             except cp.error.SolverError:
                 status = "solver_error"
             if stats is not None:

@@ -12,12 +12,29 @@ upload energy and for the average-power budget (10), x_n^2/B_tot,n for Omega), s
 x_n to [0, 1] gives a convex problem, and the Charnes-Cooper scaling handles the ratio of (34)
 exactly, as in the fixed-channel case.  Its optimum is a lower bound on every plan.
 
-The search: per branch (M >= 1, and M = 0) the relaxation gives (M*, x*); the integer N around
-sum x* are solved with x pinned (real M, then the floor and ceiling of M: v(., N) is
-quasi-convex in M); each side (fewer rounds, more rounds) is certified by the relaxation
-restricted to it, and widened while it could hold a better pair.  One compiled program
-(per K, R and scheme) serves every solve.  Batches are rounded down at the end (same compute
-and upload times, so no more delay or energy).
+Only the first R rows are explicit (R = ``R_FIRST``, grown while the search visits a
+larger N); the rounds after them, the *tail*, enter as one block in stage totals (count n_t,
+as fine-tuning in :mod:`~edgelearn.solver.exact`) with each device's best channel over the
+tail rows (least download and upload time, least upload energy).  Any plan's tail rounds,
+averaged, fit that block with no more delay, energy or Omega (Jensen: sum 1/B_n >= n_t^2/sum B_n),
+and (10) keeps the tail's P_ave allowance but drops its powers (>= 0); so the program with a tail
+is a relaxation of the one with every row explicit, and its optimum is still a lower bound.  A
+pair (M, N) with N <= R is solved with no tail at all, exactly.
+
+The search: the relaxation of each branch (M >= 1 with N = 0, which has no channel and goes to
+the fixed-channel solver; M >= 1 with N >= 1; M = 0) is a lower bound on the branch.  From the
+best, the integer N next to the relaxation's N are solved with x pinned (real M, then the floor
+and ceiling of M: v(., N) is quasi-convex in M).  When the best pair is within ``RTOL`` of
+the branch's bound the branch is done; else branch and bound over N: each interval of N not yet
+visited is bounded by the relaxation restricted to it, and an interval whose bound could beat the
+best pair by more than RTOL gets the integers next to its own relaxed N visited and is split there.
+``Solution.certified_gap`` is how far (relative) the best pair may be above the bounds left
+unvisited (0 when they are all above it; inf when a solve that the certificate needs failed);
+``Solution.lower_bound`` is the least branch relaxation (lowered to a checked plan's value in the
+rare case that a relaxation solved to tolerance comes out above it).  When P_max <= P_ave on every
+device, (10) is implied by (11) in every round and left out.  Programs of up to ``DPP_CELLS`` rows x devices are compiled once
+(DPP); larger ones afresh at each solve (linear in the cells).  Batches are rounded down at the
+end (same compute and upload times, so no more delay or energy).
 """
 from __future__ import annotations
 
@@ -33,10 +50,11 @@ from .. import system as _system
 from ..evaluate import evaluate
 from ..plan import Plan
 from .conic import Program
-from .integer import min_energy
+from .exact import PairSolution, solve_pair
+from .integer import integer_plan, min_energy
 from .problem import InfeasibleBudgetError, _clock
 from .result import Landscape, Solution
-from .search import branches, m_max
+from .search import Branch, branches, m_max, relax
 
 __all__ = ["PerRoundProgram", "solve_pair_per_round", "solve_per_round"]
 
@@ -45,12 +63,23 @@ __all__ = ["PerRoundProgram", "solve_pair_per_round", "solve_per_round"]
 #: visiting every N would cost R solves (issue 11 allows a stated gap of 1e-4).  The shortfall
 #: actually accepted is Solution.certified_gap.
 RTOL = 1e-4
-#: Most channel rows x devices the per-round program is built for (memory; see solve_per_round).
-MAX_CELLS = 1000
+#: Most interval relaxations of the N search per branch; past them only the branch's relaxation bounds the rest.
+MAX_STEPS = 60
+#: Explicit channel rows of the first program; doubled (at least to N + 4 for the N needed) while the search needs more.
+R_FIRST = 16
+#: Up to this many channel rows x devices the program is compiled once with Parameters (DPP);
+#: larger ones are compiled afresh at each solve with the values as constants (cvxpy's DPP
+#: compilation of the (R, K) parameter products grows far faster than the program: ~20 GB at 2000 cells).
+DPP_CELLS = 300
+#: Most channel rows x devices the per-round program is built for (memory and time; see solve_per_round).
+MAX_CELLS = 20000
 _C = dict(equilibrate_enable=True, max_iter=300, tol_feas=1e-8, tol_gap_abs=1e-8, tol_gap_rel=1e-8)
-#: The per-round program is larger (R K cones of each kind): CLARABEL at 1e-8 with and without
-#: equilibration, then at 1e-7 and 1e-6.  No SCS: on this size it takes minutes.
+#: The per-round program is larger (R K cones of each kind): CLARABEL at 1e-8, with a smaller
+#: static regularisation, with shorter steps, without equilibration, then at 1e-7 and 1e-6.
+#: No SCS: on this size it takes minutes.
 ATTEMPTS = (("CLARABEL", _C),
+            ("CLARABEL", {**_C, "static_regularization_constant": 1e-10, "max_iter": 600}),
+            ("CLARABEL", {**_C, "max_step_fraction": 0.8, "static_regularization_constant": 1e-10, "max_iter": 600}),
             ("CLARABEL", {**_C, "equilibrate_enable": False, "max_iter": 600}),
             ("CLARABEL", {**_C, "tol_feas": 1e-7, "tol_gap_abs": 1e-7, "tol_gap_rel": 1e-7}),
             ("CLARABEL", {**_C, "equilibrate_enable": False, "max_iter": 600,
@@ -66,16 +95,17 @@ class PerRoundProgram(Program):
     the round weights; ``m_lower``/``m_upper``: on M in units R_M).
     """
 
-    def __init__(self, K: int, R: int, scheme: str):
+    def __init__(self, K: int, R: int, scheme: str, tail: bool = False, average_power: bool = True):
         super().__init__()
         P = self.param
-        self.K, self.R, self.scheme = K, R, scheme
+        self.K, self.R, self.scheme, self.tail = K, R, scheme, tail
         th = cp.Variable(nonneg=True)
         M, S, T, e = (cp.Variable(nonneg=True) for _ in range(4))
         x = cp.Variable(R, nonneg=True)
         Sn, t, u, ek, z = (cp.Variable((R, K), nonneg=True) for _ in range(5))
         Tn, tot, q = (cp.Variable(R, nonneg=True) for _ in range(3))
         X = cp.reshape(x, (R, 1), order="C") @ np.ones((1, K))
+        nt = cp.Variable(nonneg=True) if tail else 0.0    # the tail's rounds (see below)
         self.vars = dict(theta=th, M=M, S=S, T=T, x=x, Sn=Sn, t=t, u=u)
         c = [M >= P("m_lower") * th, M <= P("m_upper") * th,
              x >= cp.multiply(P("x_lower", R), th), x <= cp.multiply(P("x_upper", R), th)]
@@ -98,30 +128,57 @@ class PerRoundProgram(Program):
         umin = P("upload_min", (R, K))
         if scheme == "fixed_power":
             c += [u == cp.multiply(umin, X)]
+        elif not average_power:     # P_max <= P_ave on every device: (11) in every round implies (10)
+            c += [u >= cp.multiply(umin, X)]
         else:
             c += [u >= cp.multiply(umin, X)]
-            # (10): sum_n x_n p_nk <= P_ave sum_n x_n, x p = w (x e^(a x/u) - x): sigma >= x^2/u, then an exp cone
+            # (10): sum_n x_n p_nk <= P_ave sum_n x_n, x p = w (x e^(a x/u) - x): sigma >= x^2/u, then an exp cone;
+            # the tail's powers are left out (>= 0) and its rounds' P_ave counted (a relaxation)
             sig, y = cp.Variable((R, K), nonneg=True), cp.Variable((R, K), nonneg=True)
             c += [cp.SOC(vec(sig + u), cp.vstack([2 * vec(X), vec(sig - u)]), axis=0),
                   cp.constraints.ExpCone(vec(cp.multiply(P("upload_exponent_power", (R, K)), sig)
                                              + cp.multiply(P("log_power_ratio", (R, K), False), X)), vec(X), vec(y)),
-                  cp.sum(y - cp.multiply(P("power_ratio", (R, K)), X), axis=0) <= cp.sum(X, axis=0)]
+                  cp.sum(y - cp.multiply(P("power_ratio", (R, K)), X), axis=0) <= cp.sum(X, axis=0) + nt]
         c += [cp.multiply(P("download", (R, K)), X) + t + u <= cp.reshape(Tn, (R, 1), order="C") @ np.ones((1, K))]
+        # the tail: rounds R+1 .. R_all (after all R explicit rows) in stage totals, each with the
+        # best channel of the tail rows per device (a relaxation: see the module docstring)
+        if tail:
+            Sq, tq, uq, eq, zq = (cp.Variable(K, nonneg=True) for _ in range(5))
+            Tq, tot_q, q_q = (cp.Variable(nonneg=True) for _ in range(3))
+            self.vars.update(tail=nt)
+            c += [nt >= P("tail_lower") * th, nt <= P("tail_upper") * x[R - 1]]
+            c += [Sq == P("tail_b_max", K) * nt] if scheme == "fixed_batch" else \
+                 [Sq <= P("tail_b_max", K) * nt, Sq >= P("tail_b_min", K) * nt]
+            c += [Sq == cp.multiply(P("tail_device_rate", K), tq)] if scheme == "fixed_frequency" else \
+                 [Sq <= cp.multiply(P("tail_device_rate", K), tq)]
+            c += [cp.PowCone3D(eq, tq, cp.multiply(P("tail_device_energy_root", K), Sq), 1 / 3),
+                  cp.constraints.ExpCone(P("tail_upload_exponent", K) * nt
+                                         + cp.multiply(P("tail_log_upload_power", K, False), uq), uq, zq),
+                  uq >= P("tail_upload_min", K) * nt,
+                  P("tail_download", K) * nt + tq + uq <= Tq,
+                  tot_q <= cp.sum(Sq), cp.SOC(q_q + tot_q, cp.hstack([2 * nt, q_q - tot_q]))]
+        else:
+            Tq = q_q = 0.0
+            eq = zq = np.zeros(K)
         RN = P("round_unit")          # 1 / R_N: a round's time and energy units
-        delay = T + RN * cp.sum(Tn)
-        energy = e + RN * (cp.sum(ek) + cp.sum(z)) - cp.sum(cp.multiply(P("upload_power_round", (R, K)), u)) \
-            + P("broadcast_energy", R) @ x
+        delay = T + RN * (cp.sum(Tn) + Tq)
+        energy = e + RN * (cp.sum(ek) + cp.sum(z) + cp.sum(eq) + cp.sum(zq)) \
+            - cp.sum(cp.multiply(P("upload_power_round", (R, K)), u)) + P("broadcast_energy", R) @ x
+        if tail:
+            energy = energy - P("tail_upload_power_round", K) @ uq + P("tail_broadcast_energy") * nt
         c += [delay <= th, energy <= th]
         c += [tot <= cp.sum(Sn, axis=1), cp.SOC(q + tot, cp.vstack([2 * x, q - tot]), axis=0)]   # q >= x^2/tot
-        c += [P("m_unit") * M + P("x_unit") * cp.sum(x) == 1]
-        obj = P("lambda_coef") * cp.quad_over_lin(M, S) + P("omega_coef") * cp.sum(q) + P("constant") * th
+        c += [P("m_unit") * M + P("x_unit") * (cp.sum(x) + nt) == 1]
+        obj = P("lambda_coef") * cp.quad_over_lin(M, S) + P("omega_coef") * (cp.sum(q) + q_q) + P("constant") * th
         self.problem = cp.Problem(cp.Minimize(obj), c)
         assert self.problem.is_dcp(dpp=True), "per-round problem must be DPP"
 
 
 @functools.lru_cache(maxsize=16)
-def _program(K, R, scheme):
-    return PerRoundProgram(K, R, scheme)
+def _program(K, R, scheme, tail=False, average_power=True):
+    F = PerRoundProgram(K, R, scheme, tail, average_power)
+    F.dpp = K * R <= DPP_CELLS
+    return F
 
 
 def _units(s, R_M, R_N, R):
@@ -152,51 +209,87 @@ def _units(s, R_M, R_N, R):
     return out
 
 
+class _Grow(Exception):
+    """A pair needs more explicit channel rows than the program has (``n``: its N)."""
+
+    def __init__(self, n):
+        super().__init__(n)
+        self.n = n
+
+
 class _Search:
-    """Solves of one per-round program for a scenario: relaxations and pairs, with their units."""
+    """Solves of one per-round program for a scenario: relaxations and pairs, with their units.
+
+    ``R`` explicit channel rows (the first R of the scenario's ``R_all``); the rest is the tail.
+    """
 
     def __init__(self, s, scheme, R, stats):
         self.s, self.scheme, self.R, self.stats = s, scheme, R, stats
-        self.F = _program(s.K, R, scheme)
+        self.R_all = int(s.max_channel_rounds)
+        avg = bool(np.any(np.asarray(s.P_max, float) > np.asarray(s.P_ave, float)))   # is (10) more than (11)?
+        self.programs = {False: _program(s.K, R, scheme, False, avg)}
+        if self.R_all > R:
+            self.programs[True] = _program(s.K, R, scheme, True, avg)
+        self.F = self.programs[False]
         self.k = _bound.coefficients(s)
         self.pairs = {}          # (M, N) -> (upsilon, plan)
+        self.relaxed = {}        # (M range, N range) -> (relax's answer, status)
+        self.failed = []         # pairs that no solve settled
 
-    def _set(self, R_M, R_N, M_range, x_lo, x_hi, shift):
-        F, names = self.F, self.F.params
-        vals = {k: v for k, v in _units(self.s, R_M, R_N, self.R).items() if k in names}
-        (m0, m1) = M_range
+    def _set(self, R_M, R_N, M_range, N_range, shift):
+        """Parameter values of the program for these ranges (the one with the tail when N can pass R)."""
+        (m0, m1), (n0, n1) = M_range, N_range
+        self.F = self.programs[n1 > self.R]
+        F, R, names = self.F, self.R, self.F.params
+        full = _units(self.s, R_M, R_N, self.R_all)
+        vals = {}
+        for k, v in full.items():
+            if k in names:
+                vals[k] = v[:R] if np.ndim(v) else v
+            if "tail_" + k in names:   # the tail's best channel: the least time, energy and power of its rows
+                rest = v[R:] if np.ndim(v) and self.R_all > R else (v[-1:] if np.ndim(v) else v)
+                vals["tail_" + k] = np.min(rest, axis=0) if np.ndim(rest) else rest
         vals.update(m_lower=m0 / R_M, m_upper=(1e7 if m1 is None else m1 / R_M),
-                    x_lower=x_lo, x_upper=x_hi, constant=self.k.constant(int(shift)) / (R_M + R_N))
+                    x_lower=(np.arange(R) < n0).astype(float), x_upper=(np.arange(R) < n1).astype(float),
+                    constant=self.k.constant(int(shift)) / (R_M + R_N))
+        if F.tail:
+            vals.update(tail_lower=max(n0 - R, 0), tail_upper=min(n1 - R, self.R_all - R))
+            if "tail_b_min" in names:
+                vals["tail_b_min"] = full["b_min"][0]
         F.set(**vals)
 
     def relax(self, M_range, N_range, units):
-        """Real optimum over M in M_range, N in N_range (x relaxed, a prefix): (upsilon, M, x) or (inf, nan, None).
+        """Real optimum over M in M_range, N in N_range (x relaxed, a prefix; the tail in totals):
+        (upsilon, M, N) or (inf, nan, nan).
 
         Interior-point accuracy depends on the units; other units are tried when a solve fails.
         """
+        key = (tuple(M_range), tuple(N_range))
+        if key in self.relaxed:        # the same region again (a side that did not move): same answer
+            self.F = self.programs[N_range[1] > self.R]
+            self.F.status = self.relaxed[key][1]
+            return self.relaxed[key][0]
         R_M, R_N = units
         for U in ((R_M, R_N), (R_M / 4, R_N / 4), (1.0, 1.0), (4 * R_M, 4 * R_N), (R_M, 1.0)):
             r = self._relax_once(M_range, N_range, U)
             if np.isfinite(r[0]):
-                return r
+                break
+        self.relaxed[key] = (r, "optimal" if np.isfinite(r[0]) else self.F.status)
         return r
 
     def _relax_once(self, M_range, N_range, units):
-        n0, n1 = N_range
-        x_lo = (np.arange(self.R) < n0).astype(float)
-        x_hi = (np.arange(self.R) < n1).astype(float)
         R_M, R_N = units
-        res = (np.inf, np.nan, None)
+        res = (np.inf, np.nan, np.nan)
         for _ in range(3):
             R_M, R_N = max(R_M, 1.0), max(R_N, 1.0)
-            self._set(R_M, R_N, M_range, x_lo, x_hi, M_range[0] >= 1)
+            self._set(R_M, R_N, M_range, N_range, M_range[0] >= 1)
             if self.F.solve(self.stats, attempts=ATTEMPTS) != "optimal":
                 return res
             th = float(self.F.get("theta"))
             M = float(self.F.get("M")) / th * R_M
-            x = np.clip(self.F.get("x") / th, 0.0, 1.0)
-            res = (self.F.value, M, x)
-            N = float(x.sum())
+            tail = max(float(self.F.get("tail")) / th, 0.0) if self.F.tail else 0.0
+            N = float(np.clip(self.F.get("x") / th, 0.0, 1.0).sum() + tail)
+            res = (self.F.value, M, N)
             good = lambda v, U: (v < 1 and U <= 1) or 0.5 < v / U < 2  # noqa: E731
             if good(M, R_M) and good(N, R_N):
                 break
@@ -208,11 +301,15 @@ class _Search:
         if (M, N) in self.pairs:
             return self.pairs[(M, N)]
         out = (np.inf, None)
-        pin = (np.arange(self.R) < N).astype(float)
+        if N > self.R:
+            raise _Grow(N)
+        infeasible = False
         for R_M, R_N in ((M, N), (M / 4, N / 4), (1.0, 1.0), (4 * M, 4 * N)):
             R_M, R_N = max(R_M, 1.0), max(R_N, 1.0)
-            self._set(R_M, R_N, (M, M), pin, pin, M >= 1)
-            if self.F.solve(self.stats, attempts=ATTEMPTS) == "optimal":
+            self._set(R_M, R_N, (M, M), (N, N), M >= 1)
+            status = self.F.solve(self.stats, attempts=ATTEMPTS)
+            infeasible = infeasible or status == "infeasible"
+            if status == "optimal":
                 try:
                     plan = self._plan(M, N, R_M, R_N)
                 except (RuntimeError, ValueError):
@@ -221,6 +318,8 @@ class _Search:
                 if rep.feasible:   # the optimum, unless the plan (checked) says the solve was inaccurate
                     out = (self.F.value if abs(rep.bound / self.F.value - 1) <= 1e-5 else rep.bound, plan)
                     break
+        if out[1] is None and not infeasible:
+            self.failed.append((M, N))    # neither solved nor shown infeasible: the search is not certified
         self.pairs[(M, N)] = out
         return out
 
@@ -247,6 +346,8 @@ class _Search:
 
     def best_M(self, N, M_range, units):
         """The best integer M in M_range for this N: the real optimum, then its floor and ceiling."""
+        if N > self.R:
+            raise _Grow(N)
         m0, m1 = M_range
         if m1 is not None and m0 == m1:
             cands = [m0]
@@ -356,9 +457,8 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
     cells = (R_all if M is None else N) * s.K
     if cells > MAX_CELLS:
         raise ValueError(f"per-round channels: {R_all} channel rows x K = {s.K} devices = {cells} round-device "
-                         f"cells; this solver handles at most {MAX_CELLS} (its compiled program grows with the "
-                         "cells: about 20 GB at 2000).  Pass fewer rows (g_up[:N], g_down[:N]) or channels "
-                         "fixed over rounds")
+                         f"cells; this solver handles at most {MAX_CELLS} (each convex solve grows with the "
+                         "cells).  Pass fewer rows (g_up[:N], g_down[:N]) or channels fixed over rounds")
     gap = 0.0
     if M is not None:
         if N > R_all:
@@ -372,73 +472,118 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                                         "only that it is above E0")
         lower, pair, evaluated = v, (M, N), {(M, N): v}
     else:
-        search = _Search(s, scheme, R_all, stats)
-        Mcap = int(math.floor(m_max(_first_row(s), scheme) * (1 + 1e-12)))
-        best, lower = (np.inf, None, None, None), np.inf
-        brs = [b for b in branches(scheme, ranges)]
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=len(brs), desc="per-round branches", leave=False)
-        for b in brs:
+        def run(R):
+            nonlocal gap
+            search = _Search(s, scheme, R, stats)
+            first = _first_row(s)
+            Mcap = int(math.floor(m_max(first, scheme) * (1 + 1e-12)))
+            best, lower, unsolved = (np.inf, None, None, None), np.inf, []
+            brs = []
+            for b in branches(scheme, ranges):
+                Mr = (b.M[0], Mcap if b.M[1] is None else min(b.M[1], Mcap))
+                Nr = (b.N[0], R_all if b.N[1] is None else min(b.N[1], R_all))
+                if Mr[0] <= Mr[1] and Nr[0] <= Nr[1]:
+                    brs.append(Branch(b.name, Mr, Nr))
+            # (1) every branch's relaxation (real M, round weights x in [0, 1]): a lower bound on the branch
+            relaxed = []
+            for b in brs:
+                if b.N == (0, 0):     # pre-training only: no channel enters, the fixed-channel relaxation
+                    r = relax(first, scheme, b, stats)
+                    out, status = (r.upsilon, r.M, 0.0), r.status
+                else:
+                    out = search.relax(b.M, b.N, hints.get(b.name, (max(Mcap / 4, 1.0), max(R_all / 2, 1.0))))
+                    status = search.F.status
+                    if np.isfinite(out[0]):   # units for the next, larger program
+                        hints[b.name] = (max(out[1], 1.0), max(out[2], 1.0))
+                if np.isfinite(out[0]):
+                    relaxed.append((out, b))
+                    lower = min(lower, out[0])
+                elif status != "infeasible":
+                    unsolved.append(b.name)
+            relaxed.sort(key=lambda r: r[0][0])
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+                bar = tqdm(total=len(relaxed), desc="per-round branches", leave=False)
+            for (v, Mx, Nx), b in relaxed:
+                if bar is not None:
+                    bar.update(1)
+                if v >= best[0]:
+                    continue      # certified skip: even the relaxation cannot beat the pair in hand
+                Mr, Nr = b.M, b.N
+                if Nr == (0, 0):  # v(M, 0) is quasi-convex in M: the floor or ceiling of the real optimum
+                    for M in sorted({min(max(math.floor(Mx), Mr[0]), Mr[1]), min(max(math.ceil(Mx), Mr[0]), Mr[1])}):
+                        r = solve_pair(first, M, 0, scheme, stats=stats)
+                        search.pairs[(M, 0)] = (r.upsilon, r.plan)
+                        if r.plan is None and r.status != "infeasible":
+                            unsolved.append(f"pair {(M, 0)}")
+                        if r.upsilon < best[0]:
+                            best = (r.upsilon, M, 0, r.plan)
+                    continue
+                units = (max(Mx, 1.0), max(Nx, 1.0))
+                lo = min(max(math.floor(Nx), Nr[0]), Nr[1])
+                hi = min(max(math.ceil(Nx), lo), Nr[1])
+
+                def visit(n):
+                    nonlocal best
+                    r = search.best_M(n, Mr, units)
+                    if r[2] is None and search.F.status not in ("optimal", "infeasible"):
+                        unsolved.append(f"{b.name}: N = {n}")
+                    if r[0] < best[0]:
+                        best = (r[0], r[1], n, r[2])
+
+                for n in range(lo, hi + 1):
+                    visit(n)
+                # Branch and bound over N: every visited N is solved exactly; each interval of N not
+                # visited is bounded by the relaxation restricted to it.  An interval whose bound could
+                # beat the best pair by more than RTOL gets the integers next to its own relaxed N
+                # visited and is split around them.
+                pending, bounds_left, steps = [(Nr[0], lo - 1), (hi + 1, Nr[1])], [], 0
+                while pending:
+                    n0, n1 = pending.pop()
+                    if n0 > n1:
+                        continue
+                    if best[0] <= v * (1 + RTOL):     # the branch's own bound already certifies it
+                        bounds_left.append(v)
+                        continue
+                    if steps >= MAX_STEPS:            # out of steps: only the branch's relaxation bounds the rest
+                        bounds_left.append(v)
+                        continue
+                    steps += 1
+                    vs, _, Ns = search.relax(Mr, (n0, n1), units)
+                    if not np.isfinite(vs):
+                        if search.F.status != "infeasible":
+                            unsolved.append(f"{b.name}: N in {(n0, n1)}")
+                        continue
+                    if vs >= best[0] * (1 - RTOL):
+                        bounds_left.append(vs)
+                        continue
+                    near = sorted({min(max(math.floor(Ns), n0), n1), min(max(math.ceil(Ns), n0), n1)})
+                    for n in near:
+                        visit(n)
+                    pending += [(n0, near[0] - 1), (near[-1] + 1, n1)]
+                    if len(near) == 2 and near[1] > near[0] + 1:
+                        pending.append((near[0] + 1, near[1] - 1))
+                stats["interval_relaxations"] = stats.get("interval_relaxations", 0) + steps
+                if bounds_left and np.isfinite(best[0]):
+                    gap = max(gap, best[0] / min(bounds_left) - 1)
             if bar is not None:
-                bar.update(1)
-            Mr = (b.M[0], Mcap if b.M[1] is None else min(b.M[1], Mcap))
-            Nr = (b.N[0], R_all if b.N[1] is None else min(b.N[1], R_all))
-            if Mr[0] > Mr[1] or Nr[0] > Nr[1]:
-                continue
-            units = (max(Mcap / 4, 1.0), max(R_all / 2, 1.0))
-            v, Mx, x = search.relax(Mr, Nr, units)
-            if not np.isfinite(v):
-                continue
-            lower = min(lower, v)
-            if v >= best[0]:
-                continue
-            units = (max(Mx, 1.0), max(float(x.sum()), 1.0))
-            full, part = int(np.sum(x > 1 - 1e-6)), int(np.sum(x > 1e-6))
-            lo = max(Nr[0], min(full, math.floor(x.sum())))
-            hi = min(Nr[1], max(part, math.ceil(x.sum())))
-            done = set()
+                bar.close()
+            unsolved += [f"pair {mn}" for mn in search.failed]
+            if unsolved:                # a region with no lower bound: the answer is not certified there
+                stats["unsolved"] = unsolved
+                gap = np.inf
+            return search, first, Mcap, best, lower, brs
 
-            def visit(n):
-                nonlocal best
-                if n in done or not Nr[0] <= n <= Nr[1]:
-                    return
-                done.add(n)
-                r = search.best_M(n, Mr, units)
-                if r[0] < best[0]:
-                    best = (r[0], r[1], n, r[2])
-
-            for n in range(lo, hi + 1):
-                visit(n)
-            for _ in range(60):   # certify both sides, widening a side that could hold a better pair
-                moved = False
-                for side in ("-", "+"):
-                    rng = (Nr[0], lo - 1) if side == "-" else (hi + 1, Nr[1])
-                    if rng[0] > rng[1]:
-                        continue
-                    vs, _, xs = search.relax(Mr, rng, units)
-                    if not vs < best[0] * (1 - RTOL):
-                        gap = max(gap, best[0] / vs - 1 if np.isfinite(vs) else 0.0)
-                        continue
-                    moved = True
-                    width = hi - lo + 1
-                    if side == "-":
-                        new = max(Nr[0], min(lo - width, math.floor(xs.sum())))
-                        for n in range(new, lo):
-                            visit(n)
-                        lo = new
-                    else:
-                        new = min(Nr[1], max(hi + width, math.ceil(xs.sum())))
-                        for n in range(hi + 1, new + 1):
-                            visit(n)
-                        hi = new
-                if not moved:
-                    break
-            else:
-                gap = max(gap, best[0] / v - 1)
-        if bar is not None:
-            bar.close()
+        R, hints = min(R_all, R_FIRST), {}
+        while True:     # explicit rows for the N the search visits; the rest is the tail (a relaxation)
+            try:
+                gap = 0.0
+                search, first, Mcap, best, lower, brs = run(R)
+                break
+            except _Grow as g:
+                R = min(R_all, max(2 * R, g.n + 4))
+        stats["explicit_rows"] = R
         if best[3] is None:
             cheapest = [(b.M[0], b.N[0]) for b in brs]
             _raise_infeasible(s, scheme, cheapest, stats)
@@ -454,9 +599,6 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
         evaluated = {k: val[0] for k, val in search.pairs.items()}
         stats.update(M_max=Mcap, N_max=R_all)
     if plan.N == 0:   # pre-training only: no channel enters, the fixed-channel rounding applies as is
-        from .exact import PairSolution
-        from .integer import integer_plan
-        from .search import Branch
         first = _first_row(s)
         ups, p0 = integer_plan(first, scheme, PairSolution(plan.M, 0, evaluate(s, plan).bound, plan, "optimal"),
                                Branch("N = 0", (max(1, 0), max(plan.M, 1) * 2), (0, 0)), stats)
@@ -464,6 +606,12 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
     else:
         plan = _integer(s, plan)
     report = evaluate(s, plan)
+    achieved = min(evaluated[pair], report.bound)
+    if lower > achieved:
+        # a relaxation solved to its tolerance came out above a plan that is checked feasible:
+        # that plan's value is the honest lower bound (the shortfall is recorded)
+        stats["relaxation_shortfall"] = lower / achieved - 1
+        lower = achieved
     keys = list(evaluated)
     land = Landscape(np.array([k[0] for k in keys], int), np.array([k[1] for k in keys], int),
                      np.array([evaluated[k] for k in keys], float), np.full(len(keys), np.nan))
