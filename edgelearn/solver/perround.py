@@ -67,6 +67,11 @@ RTOL = 1e-4
 MAX_STEPS = 60
 #: Explicit channel rows of the first program; doubled (at least to N + 4 for the N needed) while the search needs more.
 R_FIRST = 16
+#: Up to this many channel rows x devices every row is explicit (no tail).  The tail block's
+#: cones are badly scaled against the per-round ones (interior-point stalls, InsufficientProgress,
+#: seen on with_devices(cifar(), 10).replace(wasserstein=1) with 200 faded rows), while the
+#: explicit program solves in ~0.3 s at 2000 cells even where most rows end at x = 0.
+EXPLICIT_CELLS = 5000
 #: Up to this many channel rows x devices the program is compiled once with Parameters (DPP);
 #: larger ones are compiled afresh at each solve with the values as constants (cvxpy's DPP
 #: compilation of the (R, K) parameter products grows far faster than the program: ~20 GB at 2000 cells).
@@ -270,7 +275,8 @@ class _Search:
             self.F.status = self.relaxed[key][1]
             return self.relaxed[key][0]
         R_M, R_N = units
-        for U in ((R_M, R_N), (R_M / 4, R_N / 4), (1.0, 1.0), (4 * R_M, 4 * R_N), (R_M, 1.0)):
+        for U in ((R_M, R_N), (R_M / 4, R_N / 4), (4 * R_M, 4 * R_N), (1.0, 1.0), (10.0, R_N), (100.0, 100.0),
+                  (R_M, 1.0), (math.sqrt(R_M), math.sqrt(R_N))):
             r = self._relax_once(M_range, N_range, U)
             if np.isfinite(r[0]):
                 break
@@ -304,7 +310,7 @@ class _Search:
         if N > self.R:
             raise _Grow(N)
         infeasible = False
-        for R_M, R_N in ((M, N), (M / 4, N / 4), (1.0, 1.0), (4 * M, 4 * N)):
+        for R_M, R_N in ((M, N), (M / 4, N / 4), (1.0, 1.0), (4 * M, 4 * N), (10.0, N), (100.0, 100.0)):
             R_M, R_N = max(R_M, 1.0), max(R_N, 1.0)
             self._set(R_M, R_N, (M, M), (N, N), M >= 1)
             status = self.F.solve(self.stats, attempts=ATTEMPTS)
@@ -484,30 +490,48 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                 Nr = (b.N[0], R_all if b.N[1] is None else min(b.N[1], R_all))
                 if Mr[0] <= Mr[1] and Nr[0] <= Nr[1]:
                     brs.append(Branch(b.name, Mr, Nr))
-            # (1) every branch's relaxation (real M, round weights x in [0, 1]): a lower bound on the branch
+            # (1) every branch's bound.  A branch with fine-tuning is first bounded by the fixed-channel
+            # relaxation at each device's best channel over the rows (every per-round plan fits there
+            # with no more delay or energy: a relaxation, and cheap); its per-round relaxation (real M,
+            # round weights x in [0, 1]) is solved only when that bound could beat the best pair, in
+            # order of the cheap bounds (a branch whose optimum sits at N = 1 leaves ~R cones at their
+            # apex, which interior-point solvers find hard, and is usually skipped this way).
             relaxed = []
             for b in brs:
                 if b.N == (0, 0):     # pre-training only: no channel enters, the fixed-channel relaxation
                     r = relax(first, scheme, b, stats)
-                    out, status = (r.upsilon, r.M, 0.0), r.status
-                else:
-                    out = search.relax(b.M, b.N, hints.get(b.name, (max(Mcap / 4, 1.0), max(R_all / 2, 1.0))))
-                    status = search.F.status
-                    if np.isfinite(out[0]):   # units for the next, larger program
-                        hints[b.name] = (max(out[1], 1.0), max(out[2], 1.0))
-                if np.isfinite(out[0]):
-                    relaxed.append((out, b))
-                    lower = min(lower, out[0])
-                elif status != "infeasible":
-                    unsolved.append(b.name)
-            relaxed.sort(key=lambda r: r[0][0])
+                    if np.isfinite(r.upsilon):
+                        relaxed.append((r.upsilon, (r.upsilon, r.M, 0.0), b))
+                    elif r.status != "infeasible":
+                        unsolved.append(b.name)
+                    continue
+                r = relax(best_s, scheme, b, stats)
+                if not np.isfinite(r.upsilon) and r.status == "infeasible":
+                    continue          # infeasible with the best channels: infeasible here
+                if b.name not in hints and np.isfinite(r.upsilon):
+                    hints[b.name] = (max(r.M, 1.0), min(max(r.N, 1.0), R_all))
+                relaxed.append((r.upsilon if np.isfinite(r.upsilon) else -np.inf, None, b))
+            relaxed.sort(key=lambda r: r[0])
             bar = None
             if progress:
                 from tqdm.auto import tqdm
                 bar = tqdm(total=len(relaxed), desc="per-round branches", leave=False)
-            for (v, Mx, Nx), b in relaxed:
+            for cheap, out, b in relaxed:
                 if bar is not None:
                     bar.update(1)
+                if cheap >= best[0]:
+                    lower = min(lower, cheap)
+                    continue      # certified skip: even the best-channel relaxation cannot beat the pair in hand
+                if out is None:
+                    out = search.relax(b.M, b.N, hints.get(b.name, (max(Mcap / 4, 1.0), max(R_all / 2, 1.0))))
+                    if not np.isfinite(out[0]):
+                        if search.F.status != "infeasible":
+                            unsolved.append(b.name)
+                            lower = min(lower, cheap)
+                        continue
+                    hints[b.name] = (max(out[1], 1.0), max(out[2], 1.0))   # units for the next, larger program
+                v, Mx, Nx = out
+                lower = min(lower, v)
                 if v >= best[0]:
                     continue      # certified skip: even the relaxation cannot beat the pair in hand
                 Mr, Nr = b.M, b.N
@@ -575,7 +599,9 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                 gap = np.inf
             return search, first, Mcap, best, lower, brs
 
-        R, hints = min(R_all, R_FIRST), {}
+        best_s = s.replace(g_up=np.max(np.atleast_2d(s.g_up), axis=0), g_down=np.max(np.atleast_2d(s.g_down), axis=0))
+        R = R_all if R_all * s.K <= EXPLICIT_CELLS else min(R_all, R_FIRST)
+        hints = {}
         while True:     # explicit rows for the N the search visits; the rest is the tail (a relaxation)
             try:
                 gap = 0.0
