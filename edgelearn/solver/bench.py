@@ -10,7 +10,7 @@ from ..scenarios import cifar, rayleigh_gains
 from .sca import sca_pair
 from .solve import solve
 
-__all__ = ["compare", "with_devices", "with_fading", "scaling", "scaling_base"]
+__all__ = ["compare", "with_devices", "with_fading", "scaling", "scaling_base", "finetune_base"]
 
 
 def _timed(fn):
@@ -64,8 +64,20 @@ def with_fading(s, N: int, seed: int = 0):
     return s.replace(g_up=g_up * rng.exponential(size=(N, s.K)), g_down=g_down * rng.exponential(size=(N, s.K)))
 
 
+#: Sweep names of the per-round benchmark where fine-tuning pays (rows of :func:`scaling`).
+FINETUNE_SWEEP = "per-round channels, fine-tuning"
+FINETUNE_STATIC = "static, K = 10, W = 1"
+
+
+def finetune_base(K: int = 10):
+    """The CIFAR preset with K devices and W = 1: the static optimum is fine-tuning only, (M, N) = (0, 110)
+    at K = 10, so per-round channels enter the answer (in :func:`scaling_base` the K = 10 optimum is
+    pre-training only and they do not)."""
+    return with_devices(cifar(), K).replace(wasserstein=1.0)
+
+
 def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 200, 500), K_rounds=10, base=None, time_limit=300.0,
-            on_row=None, fading_Ns=()):
+            on_row=None, fading_Ns=(), finetune_Ns=()):
     """Wall time of ``solve`` (first call at each size, in this process) against the number of devices K,
     and with per-round channels against the number of channel rows N (K = ``K_rounds``).
 
@@ -74,6 +86,9 @@ def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 200, 500), K_rounds=10, base=N
     for the K sweep, against the static solve at K = K_rounds for the N sweep.  Once one size takes
     longer than ``time_limit`` seconds, larger sizes of that sweep are skipped (seconds = nan).
     ``on_row``: called with each row as soon as it is measured (to print progress).
+    ``finetune_Ns``: also time :func:`finetune_base` (K = ``K_rounds``; fine-tuning pays) with
+    :func:`with_fading` channels of N rows (seed 1), against its static solve (rows ``FINETUNE_SWEEP``
+    and ``FINETUNE_STATIC``).
     ``fading_Ns``: also time the CIFAR preset itself (K = 10, where fine-tuning pays) with
     :func:`with_fading` channels of N rows, against the preset's static solve.
     """
@@ -93,6 +108,11 @@ def scaling(Ks=(3, 10, 30, 100, 300), Ns=(10, 50, 200, 500), K_rounds=10, base=N
     rows.append(_row(dict(sweep="static, K = %d" % K_rounds, K=K_rounds, N=None), static, t_static, t_static))
     _per_round(rows, "per-round channels", Ns, lambda N: with_devices(base, K_rounds, seed=1, N=N),
                t_static, time_limit)
+    if finetune_Ns:
+        ft = finetune_base(K_rounds)
+        static, t_static = _timed(lambda: solve(ft, progress=False))
+        rows.append(_row(dict(sweep=FINETUNE_STATIC, K=K_rounds, N=None), static, t_static, t_static))
+        _per_round(rows, FINETUNE_SWEEP, finetune_Ns, lambda N: with_fading(ft, N, seed=1), t_static, time_limit)
     if fading_Ns:
         preset = cifar()
         static, t_static = _timed(lambda: solve(preset, progress=False))

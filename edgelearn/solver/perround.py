@@ -12,8 +12,9 @@ upload energy and for the average-power budget (10), x_n^2/B_tot,n for Omega), s
 x_n to [0, 1] gives a convex problem, and the Charnes-Cooper scaling handles the ratio of (34)
 exactly, as in the fixed-channel case.  Its optimum is a lower bound on every plan.
 
-Only the first R rows are explicit (R = ``R_FIRST``, grown while the search visits a
-larger N); the rounds after them, the *tail*, enter as one block in stage totals (count n_t,
+Up to ``EXPLICIT_CELLS`` rows x devices every row is explicit.  Beyond, only the first R rows
+are explicit (R = ``R_FIRST``, grown while the search visits a larger N); the rounds after them,
+the *tail*, enter as one block in stage totals (count n_t,
 as fine-tuning in :mod:`~edgelearn.solver.exact`) with each device's best channel over the
 tail rows (least download and upload time, least upload energy).  Any plan's tail rounds,
 averaged, fit that block with no more delay, energy or Omega (Jensen: sum 1/B_n >= n_t^2/sum B_n),
@@ -21,11 +22,13 @@ and (10) keeps the tail's P_ave allowance but drops its powers (>= 0); so the pr
 is a relaxation of the one with every row explicit, and its optimum is still a lower bound.  A
 pair (M, N) with N <= R is solved with no tail at all, exactly.
 
-The search: the relaxation of each branch (M >= 1 with N = 0, which has no channel and goes to
-the fixed-channel solver; M >= 1 with N >= 1; M = 0) is a lower bound on the branch.  From the
-best, the integer N next to the relaxation's N are solved with x pinned (real M, then the floor
-and ceiling of M: v(., N) is quasi-convex in M).  When the best pair is within ``RTOL`` of
-the branch's bound the branch is done; else branch and bound over N: each interval of N not yet
+The search: each branch (M >= 1 with N = 0, which has no channel and goes to the fixed-channel
+solver; M >= 1 with N >= 1; M = 0) is first bounded by the fixed-channel relaxation at each
+device's best channel over the rows (every per-round plan fits there with no more delay or
+energy); in the order of these bounds, a branch whose bound could beat the best pair gets its
+per-round relaxation (a tighter lower bound; units from the cheap one).  From it, the integer N
+next to the relaxation's N are solved with x pinned (real M, then the floor and ceiling of M:
+v(., N) is quasi-convex in M).  When the best pair is within ``RTOL`` of the branch's bound the branch is done; else branch and bound over N: each interval of N not yet
 visited is bounded by the relaxation restricted to it, and an interval whose bound could beat the
 best pair by more than RTOL gets the integers next to its own relaxed N visited and is split there.
 ``Solution.certified_gap`` is how far (relative) the best pair may be above the bounds left
