@@ -23,14 +23,15 @@ is a relaxation of the one with every row explicit, and its optimum is still a l
 pair (M, N) with N <= R is solved with no tail at all, exactly.
 
 The search: each branch (M >= 1 with N = 0, which has no channel and goes to the fixed-channel
-solver; M >= 1 with N >= 1; M = 0) is first bounded by the fixed-channel relaxation at each
-device's best channel over the rows (every per-round plan fits there with no more delay or
-energy); in the order of these bounds, a branch whose bound could beat the best pair gets its
-per-round relaxation (a tighter lower bound; units from the cheap one).  From it, the integer N
-next to the relaxation's N are solved with x pinned (real M, then the floor and ceiling of M:
-v(., N) is quasi-convex in M).  When the best pair is within ``RTOL`` of the branch's bound the branch is done; else branch and bound over N: each interval of N not yet
-visited is bounded by the relaxation restricted to it, and an interval whose bound could beat the
-best pair by more than RTOL gets the integers next to its own relaxed N visited and is split there.
+solver; M >= 1 with N >= 1; M = 0) is first bounded by the fixed-channel relaxation at each device's
+best channel over the rows (every per-round plan fits there with no more delay or energy); in the
+order of these bounds, a branch whose bound could beat the best pair gets its per-round relaxation
+(a tighter lower bound; units from the cheap one). From it, the integer N next to the relaxation's N
+are solved with x pinned (real M, then the floor and ceiling of M: v(., N) is quasi-convex in M).
+When the best pair is within ``RTOL`` of the branch's bound the branch is done; else branch and
+bound over N: each interval of N not yet visited is bounded by the relaxation restricted to it, and
+an interval whose bound could beat the best pair by more than RTOL gets the integers next to its own
+relaxed N visited and is split there.
 ``Solution.certified_gap`` is how far (relative) the best pair may be above the bounds left
 unvisited (0 when they are all above it; inf when a solve that the certificate needs failed);
 ``Solution.lower_bound`` is the least branch relaxation (lowered to a checked plan's value in the
