@@ -12,15 +12,16 @@ upload energy and for the average-power budget (10), x_n^2/B_tot,n for Omega), s
 x_n to [0, 1] gives a convex problem, and the Charnes-Cooper scaling handles the ratio of (34)
 exactly, as in the fixed-channel case.  Its optimum is a lower bound on every plan.
 
-Up to ``EXPLICIT_CELLS`` rows x devices every row is explicit.  Beyond, only the first R rows
-are explicit (R = ``R_FIRST``, grown while the search visits a larger N); the rounds after them,
+Only the first R rows are explicit (R = ``R_FIRST``, grown while the search visits a larger N); the rounds after them,
 the *tail*, enter as one block in stage totals (count n_t,
 as fine-tuning in :mod:`~edgelearn.solver.exact`) with each device's best channel over the
 tail rows (least download and upload time, least upload energy).  Any plan's tail rounds,
 averaged, fit that block with no more delay, energy or Omega (Jensen: sum 1/B_n >= n_t^2/sum B_n),
 and (10) keeps the tail's P_ave allowance but drops its powers (>= 0); so the program with a tail
 is a relaxation of the one with every row explicit, and its optimum is still a lower bound.  A
-pair (M, N) with N <= R is solved with no tail at all, exactly.
+pair (M, N) with N <= R is solved with no tail at all, exactly.  When a program with a tail fails
+to solve and the rows x devices are at most ``EXPLICIT_CELLS``, the search restarts with every row
+explicit (no tail).
 
 The search: each branch (M >= 1 with N = 0, which has no channel and goes to the fixed-channel
 solver; M >= 1 with N >= 1; M = 0) is first bounded by the fixed-channel relaxation at each device's
@@ -71,11 +72,13 @@ RTOL = 1e-4
 MAX_STEPS = 60
 #: Explicit channel rows of the first program; doubled (at least to N + 4 for the N needed) while the search needs more.
 R_FIRST = 16
-#: Up to this many channel rows x devices every row is explicit (no tail).  The tail block's
-#: cones are badly scaled against the per-round ones (interior-point stalls, InsufficientProgress,
-#: seen on with_devices(cifar(), 10).replace(wasserstein=1) with 200 faded rows), while the
-#: explicit program solves in ~0.3 s at 2000 cells even where most rows end at x = 0.
+#: Up to this many channel rows x devices a program with a tail that fails to solve is replaced by
+#: one with every row explicit.  The tail block can stall CLARABEL (InsufficientProgress, seen on
+#: with_devices(cifar(), 10).replace(wasserstein=1) with 200 faded rows and 114 explicit), while the
+#: explicit program solves there in ~0.3 s at 2000 cells (slower where many rows end at x = 0).
 EXPLICIT_CELLS = 5000
+#: Units (relative to the hint) tried on a program with a tail before every row is made explicit.
+TAIL_UNITS = ((1.0, 1.0),)
 #: Up to this many channel rows x devices the program is compiled once with Parameters (DPP);
 #: larger ones are compiled afresh at each solve with the values as constants (cvxpy's DPP
 #: compilation of the (R, K) parameter products grows far faster than the program: ~20 GB at 2000 cells).
@@ -235,6 +238,8 @@ class _Search:
     def __init__(self, s, scheme, R, stats):
         self.s, self.scheme, self.R, self.stats = s, scheme, R, stats
         self.R_all = int(s.max_channel_rounds)
+        #: when a program with a tail fails, make every row explicit instead (if that fits EXPLICIT_CELLS)
+        self.escalate = self.R_all > R and self.R_all * s.K <= EXPLICIT_CELLS
         avg = bool(np.any(np.asarray(s.P_max, float) > np.asarray(s.P_ave, float)))   # is (10) more than (11)?
         self.programs = {False: _program(s.K, R, scheme, False, avg)}
         if self.R_all > R:
@@ -279,6 +284,18 @@ class _Search:
             self.F.status = self.relaxed[key][1]
             return self.relaxed[key][0]
         R_M, R_N = units
+        if self.escalate and N_range[1] > self.R:
+            # the tail block stalls CLARABEL in some scenarios (seen: with_devices(cifar(), 10) with
+            # W = 1 and 200 faded rows, 114 explicit): two units, then every row explicit (no tail)
+            for U in TAIL_UNITS:
+                r = self._relax_once(M_range, N_range, (U[0] * R_M, U[1] * R_N), attempts=ATTEMPTS[:3])
+                if np.isfinite(r[0]):
+                    break
+            if not np.isfinite(r[0]):
+                self.stats["tail_failures"] = self.stats.get("tail_failures", 0) + 1
+                raise _Grow(self.R_all)
+            self.relaxed[key] = (r, "optimal")
+            return r
         for U in ((R_M, R_N), (R_M / 4, R_N / 4), (4 * R_M, 4 * R_N), (1.0, 1.0), (10.0, R_N), (100.0, 100.0),
                   (R_M, 1.0), (math.sqrt(R_M), math.sqrt(R_N))):
             r = self._relax_once(M_range, N_range, U)
@@ -287,13 +304,13 @@ class _Search:
         self.relaxed[key] = (r, "optimal" if np.isfinite(r[0]) else self.F.status)
         return r
 
-    def _relax_once(self, M_range, N_range, units):
+    def _relax_once(self, M_range, N_range, units, attempts=ATTEMPTS):
         R_M, R_N = units
         res = (np.inf, np.nan, np.nan)
         for _ in range(3):
             R_M, R_N = max(R_M, 1.0), max(R_N, 1.0)
             self._set(R_M, R_N, M_range, N_range, M_range[0] >= 1)
-            if self.F.solve(self.stats, attempts=ATTEMPTS) != "optimal":
+            if self.F.solve(self.stats, attempts=attempts) != "optimal":
                 return res
             th = float(self.F.get("theta"))
             M = float(self.F.get("M")) / th * R_M
@@ -604,8 +621,7 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
             return search, first, Mcap, best, lower, brs
 
         best_s = s.replace(g_up=np.max(np.atleast_2d(s.g_up), axis=0), g_down=np.max(np.atleast_2d(s.g_down), axis=0))
-        R = R_all if R_all * s.K <= EXPLICIT_CELLS else min(R_all, R_FIRST)
-        hints = {}
+        R, hints = min(R_all, R_FIRST), {}
         while True:     # explicit rows for the N the search visits; the rest is the tail (a relaxation)
             try:
                 gap = 0.0
