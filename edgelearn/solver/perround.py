@@ -629,6 +629,8 @@ def solve_per_round(s, scheme, *, M, N, method, progress, ranges):
                 break
             except _Grow as g:
                 R = min(R_all, max(2 * R, g.n + 4))
+                if 2 * R >= R_all and R_all * s.K <= EXPLICIT_CELLS:
+                    R = R_all       # past half the rows: every row explicit costs little more than a tail
         stats["explicit_rows"] = R
         if best[3] is None:
             cheapest = [(b.M[0], b.N[0]) for b in brs]
