@@ -65,13 +65,15 @@ def allocation_figure(solutions: dict, axes=None):
         fig, axes = plt.subplots(1, 2, figsize=(10, 0.8 + 0.6 * len(solutions)), sharey=True)
     fig = axes[0].figure
     labels = list(solutions)
+    labelled = set()          # each part named in the legend once, from whichever solution has it first
     for i, name in enumerate(labels):
         rep = solutions[name].report
         for ax, part, budget in zip(axes, _splits(rep), (rep.scenario.tau0, rep.scenario.E0)):
             left = 0.0
             for key, val in part.items():
                 ax.barh(i, 100 * val / budget, left=left, color=_PART_COLORS[key], edgecolor="white",
-                        label=key if i == 0 else None)
+                        label=None if (ax, key) in labelled else key)
+                labelled.add((ax, key))
                 left += 100 * val / budget
     axes[0].set(yticks=range(len(labels)), yticklabels=labels, xlabel="share of the delay budget (%)", xlim=(0, 105))
     axes[1].set(xlabel="share of the energy budget (%)", xlim=(0, 105))
@@ -114,7 +116,8 @@ def schemes_table(solutions: dict):
 
 
 def schemes_figure(solutions_by_preset: dict, axes=None):
-    """Bar chart of Upsilon per scheme, one panel per preset (``{preset: {scheme: Solution}}``)."""
+    """Bar chart of Upsilon per scheme, one panel per preset (``{preset: {scheme: Solution}}``), on a
+    linear axis from zero (bar lengths compare as values)."""
     import matplotlib.pyplot as plt
 
     n = len(solutions_by_preset)
@@ -125,7 +128,7 @@ def schemes_figure(solutions_by_preset: dict, axes=None):
         names = list(sols)
         vals = [sols[k].upsilon if sols[k] is not None else np.nan for k in names]
         ax.bar(range(len(names)), vals, color=[SCHEME_COLORS[k] for k in names])
-        ax.set(xticks=range(len(names)), title=preset, ylabel=r"bound $\Upsilon$ (34)", yscale="log")
+        ax.set(xticks=range(len(names)), title=preset, ylabel=r"bound $\Upsilon$ (34)", ylim=(0, None))
         ax.set_xticklabels([SCHEME_LABELS[k] for k in names], rotation=35, ha="right")
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].figure.tight_layout()
