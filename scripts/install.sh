@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -r requirements.txt
+# --no-compile: Python byte-compiles the modules it imports on first use; compiling every file of
+# every package up front (torch alone has thousands) cost about 15 s of a fresh install here.
+.venv/bin/python -m pip install -q --no-compile -r requirements.txt
 .venv/bin/python -m pip install -q --no-deps -e .
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
