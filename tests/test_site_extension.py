@@ -109,3 +109,12 @@ def test_the_palette_gives_each_scheme_its_own_colour_and_readable_legends():
         assert mpl.rcParams["legend.fontsize"] >= 9
     with pytest.raises(ValueError, match="scheme must be one of"):
         plots.scheme_style("best")
+
+
+def test_parallel_execution_starts_the_slowest_notebooks_first():
+    """The build's parallel executor orders its notebooks: the listed slow ones first, in their
+    order, then every other notebook (none is dropped)."""
+    names = ["notation", "deployment", "reformulation", "algorithm", "two_stages", "new_chapter"]
+    paths = sorted((Path("book") / f"{n}.ipynb" for n in names), key=ext._slowest_first)
+    assert [p.stem for p in paths] == ["deployment", "two_stages", "algorithm", "new_chapter", "notation",
+                                       "reformulation"]
