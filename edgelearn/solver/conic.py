@@ -64,7 +64,11 @@ class Program:
                            f"parameters are {sorted(self.params)}")
         for k, val in values.items():
             p = self.params[k]
-            p.value = np.broadcast_to(np.asarray(val, float), p.shape).copy() if p.shape else float(val)
+            new = np.broadcast_to(np.asarray(val, float), p.shape) if p.shape else float(val)
+            # most coefficients are the same from one solve to the next: cvxpy's check of a new value
+            # (nonneg, by projecting) took a third of a solve's time, so an unchanged value is not re-set
+            if p.value is None or not np.array_equal(p.value, new):
+                p.value = new.copy() if p.shape else new
 
     def solve(self, stats=None, attempts=ATTEMPTS) -> str:
         """Solve through ``attempts`` until one is accurate; counts solves and fallbacks in ``stats``."""
