@@ -416,12 +416,13 @@ def execution_jobs(config) -> int:
     return jobs
 
 
-#: Notebooks that take longest to execute, slowest first (seconds in a cold build on the project's
-#: 2-core machine, two at a time, 2026-12-01: deployment 78, two_stages 51, distribution_shift 45,
-#: algorithm 39, convergence 36, experiments 24; the others under 11).  The parallel executor
+#: Notebooks that take longest to execute, slowest first (seconds alone on the project's 2-core
+#: machine, empty result cache, 2026-12-01: two_stages 50, distribution_shift 36, algorithm 36,
+#: convergence 27, experiments 24; the others under 11, deployment 8 since it loads its recorded
+#: Flower run).  The parallel executor
 #: starts them first, so that the short ones fill the other worker instead of one long notebook
 #: running alone at the end.  Only an order: a notebook missing here still runs, after these.
-SLOWEST_FIRST = ("deployment", "two_stages", "distribution_shift", "algorithm", "convergence", "experiments")
+SLOWEST_FIRST = ("two_stages", "distribution_shift", "algorithm", "convergence", "experiments")
 
 
 def _slowest_first(path: Path) -> tuple:
