@@ -7,6 +7,13 @@ the derived axes in :data:`DERIVED_AXES`) the exact optimum of (P1) is computed 
 energy (21) and of the delay (16) spent in pre-training.  Maps are cached on disk (``$EDGELEARN_CACHE``,
 namespace ``regimes``), keyed by the scenario, the axes, the scheme and the source of the code that
 solves them.
+
+The book's maps also ship with the repository (``results/regimes/<key>.json``, written by
+``python scripts/record_regime_maps.py``, which executes the chapters that draw maps with
+``EDGELEARN_RECORD_REGIMES=1``): a map whose key matches, that is one solved by the code of today, is
+read from there instead of being solved again.  Each file carries its provenance (date, commit,
+library versions) and the scenario and axes it was solved for (``tests/test_regime_shipped.py``
+re-solves some of its cells).
 """
 from __future__ import annotations
 
@@ -14,16 +21,21 @@ import functools
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .cache import DiskCache, make_key
+from .cache import DiskCache, atomic_write, make_key, results_dir
 from .scenario import Scenario
 from .solver import REGIMES, InfeasibleBudgetError, solve
 
-__all__ = ["RegimeMap", "regime_map", "apply_axis", "stage_shares", "DERIVED_AXES", "CELL_REGIMES"]
+__all__ = ["RegimeMap", "regime_map", "apply_axis", "stage_shares", "shipped_dir", "read_shipped", "DERIVED_AXES",
+           "CELL_REGIMES", "SHIPPED_SCHEMA"]
+
+#: Format of a shipped map file (``results/regimes/<key>.json``).
+SHIPPED_SCHEMA = "edgelearn.regime_map/1"
 
 #: Axes that are not a single Scenario field: what each sets.
 DERIVED_AXES = {
@@ -167,12 +179,14 @@ def regime_map(scenario: Scenario, x: tuple, y: tuple, *, scheme: str = "propose
     # apply every value once up front, so that a bad axis or value fails before any solve
     cells = [[apply_axis(apply_axis(scenario, xn, a), yn, b) for a in xv] for b in yv]
     solve_kw.pop("progress", None)
-    key = make_key("regime-map", _code_hash(), scenario.digest(), xn, xv, yn, yv, scheme, solve_kw)
+    key = _key(scenario, xn, xv, yn, yv, scheme, solve_kw)
     store = DiskCache(cache_dir, namespace="regimes") if cache else None
     if store is not None:
         blob = store.load(key)
-        if blob is not None:
-            return RegimeMap.from_json(blob.decode())
+        result = RegimeMap.from_json(blob.decode()) if blob is not None else _shipped(key)
+        if result is not None:
+            _record(key, result, scenario, solve_kw)
+            return result
     shape = (len(yv), len(xv))
     regime = np.full(shape, "infeasible", dtype=object)
     M, N = np.zeros(shape, int), np.zeros(shape, int)
@@ -199,4 +213,59 @@ def regime_map(scenario: Scenario, x: tuple, y: tuple, *, scheme: str = "propose
     result = RegimeMap(xn, xv, yn, yv, scheme, regime, M, N, bound, e_share, t_share)
     if store is not None:
         store.save(key, result.to_json().encode())
+    _record(key, result, scenario, solve_kw)
     return result
+
+
+def _key(scenario, xn, xv, yn, yv, scheme, solve_kw) -> str:
+    return make_key("regime-map", _code_hash(), scenario.digest(), xn, xv, yn, yv, scheme, solve_kw)
+
+
+def shipped_dir() -> Path:
+    """The folder of the shipped maps: ``results/regimes`` under :func:`edgelearn.cache.results_dir`."""
+    return results_dir() / "regimes"
+
+
+def read_shipped(path) -> tuple[RegimeMap, dict]:
+    """A shipped map file: ``(map, meta)``, meta holding ``key``, ``code_hash``, ``scenario`` (a dict),
+    ``x``/``y`` (name, values), ``scheme``, ``solve_kw`` and ``provenance``."""
+    meta = json.loads(Path(path).read_text())
+    if meta.get("schema") != SHIPPED_SCHEMA:
+        raise ValueError(f"{path}: schema {meta.get('schema')!r}, expected {SHIPPED_SCHEMA!r}")
+    return RegimeMap.from_json(json.dumps(meta.pop("map"))), meta
+
+
+def _shipped(key: str) -> RegimeMap | None:
+    path = shipped_dir() / f"{key}.json"
+    if not path.exists():
+        return None
+    rmap, meta = read_shipped(path)
+    return rmap if meta.get("key") == key else None
+
+
+def _record(key, rmap: RegimeMap, scenario: Scenario, solve_kw: dict):
+    """With ``EDGELEARN_RECORD_REGIMES=1``: write the map to :func:`shipped_dir` (atomically)."""
+    if os.environ.get("EDGELEARN_RECORD_REGIMES") != "1":
+        return
+    import datetime
+    import platform
+    import subprocess
+
+    import cvxpy
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+    meta = dict(schema=SHIPPED_SCHEMA, key=key, code_hash=_code_hash(), scenario=scenario.to_dict(),
+                x=[rmap.x_name, rmap.x.tolist()], y=[rmap.y_name, rmap.y.tolist()], scheme=rmap.scheme,
+                solve_kw=solve_kw, map=json.loads(rmap.to_json()),
+                provenance=dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                                git_commit=git("rev-parse", "HEAD"),
+                                git_dirty=bool(git("status", "--porcelain", "--untracked-files=no")),
+                                command="python scripts/record_regime_maps.py",
+                                python=platform.python_version(), numpy=np.__version__, cvxpy=cvxpy.__version__,
+                                notebook=os.environ.get("EDGELEARN_RECORD_NOTEBOOK")))
+    atomic_write(shipped_dir() / f"{key}.json", (json.dumps(meta, indent=None) + "\n").encode())

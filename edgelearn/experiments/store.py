@@ -15,12 +15,12 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
-import os
 import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ..cache import atomic_write, results_dir  # noqa: F401  (results_dir: public here too)
 
 __all__ = ["results_dir", "results", "run_path", "write_run", "read_run", "versions", "PAPER_RANGES"]
 
@@ -31,29 +31,9 @@ _PLAN_FIELDS = ("D", "f", "B", "f_hat", "p")
 _ARRAYS = ("loss", "time", "energy", "eval_round", "eval_accuracy", "eval_test_loss", "eval_task_loss")
 
 
-def results_dir() -> Path:
-    """``$EDGELEARN_RESULTS``, else the ``results/`` folder of the repository edgelearn lives in."""
-    env = os.environ.get("EDGELEARN_RESULTS")
-    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "results"
-
-
 def run_path(root, experiment, point, scheme, seed=None) -> Path:
     d = Path(root) / experiment / point / scheme
     return d if seed is None else d / f"seed{int(seed)}.npz"
-
-
-def _atomic_write(path: Path, payload: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _npz(**arrays) -> bytes:
@@ -73,7 +53,7 @@ def versions() -> dict:
 
 
 def write_plan(path: Path, plan, digest: str):
-    _atomic_write(path, _npz(meta=np.array(json.dumps({"M": plan.M, "N": plan.N, "digest": digest})),
+    atomic_write(path, _npz(meta=np.array(json.dumps({"M": plan.M, "N": plan.N, "digest": digest})),
                              **{k: np.asarray(getattr(plan, k)) for k in _PLAN_FIELDS}))
 
 
@@ -88,7 +68,7 @@ def read_plan(path: Path):
 def write_run(path: Path, meta: dict, history):
     """One run file: ``meta`` (JSON) and the history's arrays (per-round loss in float64, the
     simulated clock and energy in float32, the evaluations)."""
-    _atomic_write(path, _npz(
+    atomic_write(path, _npz(
         meta=np.array(json.dumps(meta)), loss=np.asarray(history.loss, np.float64),
         time=np.asarray(history.time, np.float32), energy=np.asarray(history.energy, np.float32),
         eval_round=np.asarray(history.eval_round, np.int32), eval_accuracy=np.asarray(history.test_accuracy),

@@ -26,12 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import results_dir
+
 __all__ = ["chapter_run", "record", "load", "Recorded", "StaleRecordError", "DEFAULT_PATH", "SCHEMA"]
 
 SCHEMA = "edgelearn.flower_record/1"
 _ROOT = Path(__file__).resolve().parents[2]
-#: Where :func:`record` writes and :func:`load` reads by default.
-DEFAULT_PATH = _ROOT / "results" / "flower" / "deployment.npz"
+#: Where :func:`record` writes and :func:`load` reads by default (under :func:`edgelearn.cache.results_dir`).
+DEFAULT_PATH = results_dir() / "flower" / "deployment.npz"
 
 
 def chapter_run():
@@ -92,23 +94,10 @@ def _provenance(code_hash: str) -> dict:
                 machine=dict(cpu_count=os.cpu_count(), platform=platform.platform()))
 
 
-def _atomic_write(path: Path, payload: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def record(path=None, *, engine: str = "simulation", progress: bool = True) -> Path:
     """Run :func:`chapter_run` on Flower (``engine``) and write it to ``path`` (default :data:`DEFAULT_PATH`)."""
     from .. import flower
+    from ..cache import atomic_write
     from ..train import code_hash
 
     path = Path(path) if path is not None else DEFAULT_PATH
@@ -125,7 +114,7 @@ def record(path=None, *, engine: str = "simulation", progress: bool = True) -> P
                 failures=failures, network=network, provenance=_provenance(code_hash()))
     buf = io.BytesIO()
     np.savez_compressed(buf, meta=np.array(json.dumps(meta)), history=np.frombuffer(h.to_bytes(), np.uint8))
-    _atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
     return path
 
 
