@@ -248,7 +248,9 @@ def run(scenario, plan, experiment: str = "mnist-mnist", *, seed: int = 0, eval_
         else:
             app = write_app(tmp / "app", spec=str(spec_path))
             flwr = str(Path(py).parent / "flwr")
-            main = (f'"{flwr}" run "{app}" local --stream --federation-config "num-supernodes={scenario.K}" '
+            # as run_simulation gets in _child.py: Ray may use ray_cpus CPUs, one per ClientApp actor
+            federation = f"num-supernodes={scenario.K} init-args-num-cpus={ray_cpus} client-resources-num-cpus=1"
+            main = (f'"{flwr}" run "{app}" local --stream --federation-config "{federation}" '
                     f'--run-config "spec=\'{spec_path}\'"')
         if isolate:
             argv = isolation_command(f"{watch_command(audit, py)}; {main}", python=py)
