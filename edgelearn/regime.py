@@ -35,7 +35,7 @@ __all__ = ["RegimeMap", "regime_map", "apply_axis", "stage_shares", "shipped_dir
            "CELL_REGIMES", "SHIPPED_SCHEMA"]
 
 #: Format of a shipped map file (``results/regimes/<key>.json``).
-SHIPPED_SCHEMA = "edgelearn.regime_map/1"
+SHIPPED_SCHEMA = "edgelearn.regime_map/2"
 
 #: Axes that are not a single Scenario field: what each sets.
 DERIVED_AXES = {
@@ -83,7 +83,9 @@ class RegimeMap:
 
     ``regime`` holds strings from :data:`CELL_REGIMES`; ``bound`` is Upsilon (34) of the optimal plan
     (nan where infeasible); ``energy_share`` and ``time_share`` are pre-training's shares of the energy
-    and of the delay the plan uses (fine-tuning's are one minus these).
+    and of the delay the plan uses (fine-tuning's are one minus these); ``energy`` and ``delay`` are
+    the totals it uses (21) and (16), in J and s; ``batch`` is its pre-training batch D of the first
+    round (nan without pre-training).  A map with one row is a sweep over ``x``.
     """
 
     x_name: str
@@ -97,6 +99,9 @@ class RegimeMap:
     bound: np.ndarray
     energy_share: np.ndarray
     time_share: np.ndarray
+    energy: np.ndarray
+    delay: np.ndarray
+    batch: np.ndarray
 
     def counts(self) -> dict[str, int]:
         """How many cells fall in each regime."""
@@ -111,21 +116,24 @@ class RegimeMap:
         return self.records()[i * len(self.x) + j]
 
     def records(self) -> list[dict]:
-        """One dict per cell: the two axis values, regime, M, N, bound and the stage shares."""
+        """One dict per cell: the two axis values, regime, M, N, bound, the stage shares, the energy
+        and delay used and the pre-training batch."""
         out = []
         for i, yv in enumerate(self.y):
             for j, xv in enumerate(self.x):
                 out.append({self.x_name: float(xv), self.y_name: float(yv), "regime": str(self.regime[i, j]),
                             "M": int(self.M[i, j]), "N": int(self.N[i, j]), "bound": float(self.bound[i, j]),
                             "energy_share": float(self.energy_share[i, j]),
-                            "time_share": float(self.time_share[i, j])})
+                            "time_share": float(self.time_share[i, j]), "energy": float(self.energy[i, j]),
+                            "delay": float(self.delay[i, j]), "batch": float(self.batch[i, j])})
         return out
 
     def to_json(self) -> str:
         return json.dumps(dict(x_name=self.x_name, x=self.x.tolist(), y_name=self.y_name, y=self.y.tolist(),
                                scheme=self.scheme, regime=self.regime.tolist(), M=self.M.tolist(),
                                N=self.N.tolist(), bound=_nan_list(self.bound),
-                               energy_share=_nan_list(self.energy_share), time_share=_nan_list(self.time_share)))
+                               energy_share=_nan_list(self.energy_share), time_share=_nan_list(self.time_share),
+                               energy=_nan_list(self.energy), delay=_nan_list(self.delay), batch=_nan_list(self.batch)))
 
     @classmethod
     def from_json(cls, text: str) -> "RegimeMap":
@@ -133,7 +141,7 @@ class RegimeMap:
         f = lambda k: np.array([[np.nan if v is None else v for v in row] for row in d[k]], float)  # noqa: E731
         return cls(d["x_name"], np.array(d["x"], float), d["y_name"], np.array(d["y"], float), d["scheme"],
                    np.array(d["regime"], dtype=object), np.array(d["M"], int), np.array(d["N"], int),
-                   f("bound"), f("energy_share"), f("time_share"))
+                   f("bound"), f("energy_share"), f("time_share"), f("energy"), f("delay"), f("batch"))
 
     def __repr__(self):
         c = ", ".join(f"{k} {v}" for k, v in self.counts().items() if v)
@@ -190,7 +198,7 @@ def regime_map(scenario: Scenario, x: tuple, y: tuple, *, scheme: str = "propose
     shape = (len(yv), len(xv))
     regime = np.full(shape, "infeasible", dtype=object)
     M, N = np.zeros(shape, int), np.zeros(shape, int)
-    bound, e_share, t_share = (np.full(shape, np.nan) for _ in range(3))
+    bound, e_share, t_share, energy, delay, batch = (np.full(shape, np.nan) for _ in range(6))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -206,11 +214,13 @@ def regime_map(scenario: Scenario, x: tuple, y: tuple, *, scheme: str = "propose
                 M[i, j], N[i, j] = sol.plan.M, sol.plan.N
                 bound[i, j] = sol.report.bound
                 e_share[i, j], t_share[i, j] = stage_shares(sol.report)
+                energy[i, j], delay[i, j] = sol.report.breakdown.total_energy, sol.report.breakdown.total_delay
+                batch[i, j] = sol.plan.D[0] if sol.plan.M else np.nan
             if bar is not None:
                 bar.update(1)
     if bar is not None:
         bar.close()
-    result = RegimeMap(xn, xv, yn, yv, scheme, regime, M, N, bound, e_share, t_share)
+    result = RegimeMap(xn, xv, yn, yv, scheme, regime, M, N, bound, e_share, t_share, energy, delay, batch)
     if store is not None:
         store.save(key, result.to_json().encode())
     _record(key, result, scenario, solve_kw)
