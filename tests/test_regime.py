@@ -84,6 +84,9 @@ def test_each_cell_is_the_direct_solve(small_map):
         sol = el.solve(sc, progress=False)
         assert (rec["regime"], rec["M"], rec["N"]) == (sol.regime, sol.plan.M, sol.plan.N)
         assert rec["bound"] == pytest.approx(sol.upsilon, rel=1e-12)
+        b = sol.report.breakdown
+        assert (rec["energy"], rec["delay"]) == pytest.approx((b.total_energy, b.total_delay), rel=1e-12)
+        assert rec["batch"] == sol.plan.D[0] if sol.plan.M else math.isnan(rec["batch"])
     assert rm.cell(1.0, 0.0)["regime"] == "two_stage"
     assert rm.cell(4.0, 0.0)["regime"] == "pretrain_only"
     assert rm.cell(1.0, 1.0)["regime"] == "finetune_only"
@@ -95,8 +98,8 @@ def test_map_is_cached_on_disk_and_reloads_equal(small_map):
     files = list((d / "regimes").glob("*.bin"))
     assert len(files) == 1
     again = regime_map(s, ("c_ratio", [1.0, 4.0]), ("wasserstein", [0.0, 1.0]), progress=False, cache_dir=d)
-    assert again.records() == rm.records()
-    assert RegimeMap.from_json(rm.to_json()).records() == rm.records()
+    assert again.to_json() == rm.to_json()             # (records hold nan, e.g. no batch without pre-training)
+    assert RegimeMap.from_json(rm.to_json()).to_json() == rm.to_json()
 
 
 def test_infeasible_cells_are_marked():
