@@ -265,7 +265,7 @@ def _record(key, rmap: RegimeMap, scenario: Scenario, solve_kw: dict):
 
     def git(*args):
         try:
-            return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True,
+            return subprocess.run(["git", *args], cwd=Path(__file__).parents[1], capture_output=True, text=True,
                                   check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return None
@@ -274,7 +274,9 @@ def _record(key, rmap: RegimeMap, scenario: Scenario, solve_kw: dict):
                 solve_kw=solve_kw, map=json.loads(rmap.to_json()),
                 provenance=dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                                 git_commit=git("rev-parse", "HEAD"),
-                                git_dirty=bool(git("status", "--porcelain", "--untracked-files=no")),
+                                # (the recording script removes the old maps first: results/ is not counted)
+                                git_dirty=bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                                                   ":(exclude)results")),
                                 command="python scripts/record_regime_maps.py",
                                 python=platform.python_version(), numpy=np.__version__, cvxpy=cvxpy.__version__,
                                 notebook=os.environ.get("EDGELEARN_RECORD_NOTEBOOK")))
