@@ -116,5 +116,5 @@ def test_parallel_execution_starts_the_slowest_notebooks_first():
     order, then every other notebook (none is dropped)."""
     names = ["notation", "deployment", "reformulation", "algorithm", "two_stages", "new_chapter"]
     paths = sorted((Path("book") / f"{n}.ipynb" for n in names), key=ext._slowest_first)
-    assert [p.stem for p in paths] == ["two_stages", "algorithm", "deployment", "new_chapter", "notation",
+    assert [p.stem for p in paths] == ["algorithm", "two_stages", "deployment", "new_chapter", "notation",
                                        "reformulation"]

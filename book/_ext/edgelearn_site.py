@@ -416,13 +416,14 @@ def execution_jobs(config) -> int:
     return jobs
 
 
-#: Notebooks that take longest to execute, slowest first (seconds alone on the project's 2-core
-#: machine, empty result cache, 2026-12-01: two_stages 50, distribution_shift 36, algorithm 36,
-#: convergence 27, experiments 24; the others under 11, deployment 8 since it loads its recorded
-#: Flower run).  The parallel executor
-#: starts them first, so that the short ones fill the other worker instead of one long notebook
-#: running alone at the end.  Only an order: a notebook missing here still runs, after these.
-SLOWEST_FIRST = ("two_stages", "distribution_shift", "algorithm", "convergence", "experiments")
+#: Notebooks that take longest to execute, slowest first (seconds in the README's cold build of a
+#: fresh clone on the project's 2-core machine, two at a time, empty result cache, 2026-12-01:
+#: convergence 37, experiments 24, algorithm 22, two_stages 19, distribution_shift 14 (their solves
+#: ship as regime maps), deployment 10 (it loads its recorded Flower run); the others under 9).
+#: The parallel executor starts them first, so that the short ones fill the other worker instead
+#: of one long notebook running alone at the end.  Only an order: a notebook missing here still runs,
+#: after these.
+SLOWEST_FIRST = ("convergence", "experiments", "algorithm", "two_stages", "distribution_shift", "deployment")
 
 
 def _slowest_first(path: Path) -> tuple:
