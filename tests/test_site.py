@@ -140,11 +140,8 @@ def browser_context():
         pytest.skip(_NO_BROWSER)
     profile = tempfile.mkdtemp(prefix="edgelearn-chromium-")
     with playwright_api.sync_playwright() as p:
-        # pages load a few at a time (visited), each in its own tab: background tabs must not be throttled
-        args = FLAGS + ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-                        "--disable-backgrounding-occluded-windows"]
         ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                   args=args, viewport={"width": 1280, "height": 900})
+                                                   args=FLAGS, viewport={"width": 1280, "height": 900})
         yield ctx
         ctx.close()
     shutil.rmtree(profile, ignore_errors=True)
@@ -218,10 +215,7 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 class PageCheck:
-    """Opens one page and records what went wrong (and how its equations fit at 1280 and 390 px).
-
-    The page starts loading when the check is made; :meth:`finish` waits for it and measures, so
-    that a few pages can load at once (see :func:`visited`)."""
+    """Opens one page and records what went wrong (and how its equations fit at 1280 and 390 px)."""
 
     def __init__(self, context, url):
         self.page = context.new_page()
@@ -230,10 +224,7 @@ class PageCheck:
         self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url[:120]} ({r.failure})"))
         self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url[:120]} (HTTP {r.status})"))
-        self.response = self.page.goto(url, wait_until="commit", timeout=60_000)
-
-    def finish(self) -> "PageCheck":
-        self.page.wait_for_load_state("load", timeout=60_000)
+        self.response = self.page.goto(url, wait_until="load", timeout=60_000)
         try:                                          # late requests (fonts, frames) settle
             self.page.wait_for_load_state("networkidle", timeout=5_000)
         except playwright_api.TimeoutError:
@@ -245,27 +236,17 @@ class PageCheck:
         self.math_phone = self.page.evaluate(MATH_WIDTH) if self.mathjax == "done" else []
         self.page.set_viewport_size(DESKTOP)
         self.page.wait_for_timeout(100)
-        return self
 
     def close(self):
         self.page.close()
 
 
-#: Pages loading at once in :func:`visited` (each tab renders its MathJax on its own: two cores).
-PAGES_AT_ONCE = 3
-
-
 @pytest.fixture(scope="session")
 def visited(browser_context, server, html_dir):
-    """Every navigation page opened once, ``PAGES_AT_ONCE`` loading at a time: {path: PageCheck}."""
-    pages, loading = {}, []
+    """Every navigation page opened once: {path: PageCheck}."""
+    pages = {}
     for path in toc_pages():
         pages[path] = PageCheck(browser_context, f"{server}/{path}")
-        loading.append(pages[path])
-        if len(loading) >= PAGES_AT_ONCE:
-            loading.pop(0).finish()
-    for check in loading:
-        check.finish()
     yield pages
     for check in pages.values():
         check.close()
