@@ -20,14 +20,13 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["default_dir", "results_dir", "atomic_write", "make_key", "DiskCache", "check_writable", "clean_stale", "CacheNotWritableError",
+__all__ = ["default_dir", "make_key", "DiskCache", "check_writable", "clean_stale", "CacheNotWritableError",
            "CacheWarning", "STALE_SECONDS"]
 
 _MAGIC = b"EDGELEARN-CACHE-1\n"
@@ -94,31 +93,6 @@ def clean_stale(directory, older_than: float = STALE_SECONDS) -> int:
 def default_dir() -> Path:
     """``$EDGELEARN_CACHE`` if set, else ``~/.cache/edgelearn``."""
     return Path(os.environ.get("EDGELEARN_CACHE", Path.home() / ".cache" / "edgelearn")).expanduser()
-
-
-def results_dir() -> Path:
-    """Where shipped results live: ``$EDGELEARN_RESULTS``, else the ``results/`` folder of the
-    repository edgelearn lives in (training runs, the recorded Flower run, regime maps)."""
-    env = os.environ.get("EDGELEARN_RESULTS")
-    return Path(env).expanduser() if env else Path(__file__).resolve().parents[1] / "results"
-
-
-def atomic_write(path, payload: bytes) -> Path:
-    """Write ``payload`` to ``path`` atomically (a temporary file beside it, then :func:`os.replace`),
-    readable by all (0644); parent folders are created."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _plain(obj):

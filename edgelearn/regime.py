@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import DiskCache, atomic_write, make_key, results_dir
+from .cache import DiskCache, make_key
+from .shipped import atomic_write, provenance, results_dir
 from .scenario import Scenario
 from .solver import REGIMES, InfeasibleBudgetError, solve
 
@@ -232,7 +233,7 @@ def _key(scenario, xn, xv, yn, yv, scheme, solve_kw) -> str:
 
 
 def shipped_dir() -> Path:
-    """The folder of the shipped maps: ``results/regimes`` under :func:`edgelearn.cache.results_dir`."""
+    """The folder of the shipped maps: ``results/regimes`` under :func:`edgelearn.shipped.results_dir`."""
     return results_dir() / "regimes"
 
 
@@ -257,27 +258,11 @@ def _record(key, rmap: RegimeMap, scenario: Scenario, solve_kw: dict):
     """With ``EDGELEARN_RECORD_REGIMES=1``: write the map to :func:`shipped_dir` (atomically)."""
     if os.environ.get("EDGELEARN_RECORD_REGIMES") != "1":
         return
-    import datetime
-    import platform
-    import subprocess
-
     import cvxpy
 
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], cwd=Path(__file__).parents[1], capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
     meta = dict(schema=SHIPPED_SCHEMA, key=key, code_hash=_code_hash(), scenario=scenario.to_dict(),
                 x=[rmap.x_name, rmap.x.tolist()], y=[rmap.y_name, rmap.y.tolist()], scheme=rmap.scheme,
                 solve_kw=solve_kw, map=json.loads(rmap.to_json()),
-                provenance=dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                                git_commit=git("rev-parse", "HEAD"),
-                                # (the recording script removes the old maps first: results/ is not counted)
-                                git_dirty=bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                                                   ":(exclude)results")),
-                                command="python scripts/record_regime_maps.py",
-                                python=platform.python_version(), numpy=np.__version__, cvxpy=cvxpy.__version__,
-                                notebook=os.environ.get("EDGELEARN_RECORD_NOTEBOOK")))
+                provenance=provenance("python scripts/record_regime_maps.py", cvxpy=cvxpy.__version__,
+                                      notebook=os.environ.get("EDGELEARN_RECORD_NOTEBOOK")))
     atomic_write(shipped_dir() / f"{key}.json", (json.dumps(meta, indent=None) + "\n").encode())

@@ -171,3 +171,16 @@ def test_draws_are_with_replacement_and_seeded():
     with pytest.raises(ValueError, match="batch"):
         sgd.draw(rng, 10, 0)
     assert sgd.weights([1, 3]).tolist() == [0.25, 0.75]
+
+
+def test_an_infeasible_budget_point_is_recorded_not_trained(tmp_path):
+    """A budget point no plan fits is written as infeasible.json (atomically) with the solver's message,
+    and listed by ex.infeasible(); its training runs are not made."""
+    spec = dataclasses.replace(ex.get("mnist-mnist"), name="tiny", scale=0.0005, seeds=(0,), fractions=(1e-6,),
+                               schemes=("proposed",))
+    counts = ex.run_experiments([spec], root=tmp_path, progress=False)
+    (only,) = ex.infeasible("tiny", root=tmp_path)
+    assert counts["infeasible"] == 1 and only["point"] == "tau0x1e-06" and only["scheme"] == "proposed"
+    assert "delay budget tau0" in only["message"] and "infeasible" in only["message"]
+    assert (tmp_path / "tiny" / "tau0x1e-06" / "proposed" / "infeasible.json").exists()
+    assert not list((tmp_path / "tiny" / "tau0x1e-06").rglob("seed*.npz")) and not list(tmp_path.rglob("*.tmp"))

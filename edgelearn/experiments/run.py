@@ -121,7 +121,7 @@ def run_experiments(names=None, *, root=None, device="auto", seeds=None, threads
     for spec, point, s, scheme, plan in work:
         folder = store.run_path(root, spec.name, point, scheme)
         if isinstance(plan, str):
-            store._atomic_write(folder / "infeasible.json", json.dumps(
+            store.atomic_write(folder / "infeasible.json", json.dumps(
                 {"experiment": spec.name, "point": point, "scheme": scheme, "tau0": s.tau0, "E0": s.E0,
                  "message": plan}).encode())
             counts["infeasible"] += 1

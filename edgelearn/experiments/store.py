@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import atomic_write, results_dir  # noqa: F401  (results_dir: public here too)
+from ..shipped import atomic_write, results_dir  # noqa: F401  (results_dir: public here too)
 
 __all__ = ["results_dir", "results", "run_path", "write_run", "read_run", "versions", "PAPER_RANGES"]
 

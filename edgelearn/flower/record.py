@@ -12,12 +12,8 @@ trainer shows as a mismatch on the page, and ``tests/test_flower_record.py`` fai
 """
 from __future__ import annotations
 
-import datetime
 import io
 import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -26,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import results_dir
+from ..shipped import atomic_write, provenance, results_dir
 
 __all__ = ["chapter_run", "record", "load", "Recorded", "StaleRecordError", "DEFAULT_PATH", "SCHEMA"]
 
 SCHEMA = "edgelearn.flower_record/1"
-_ROOT = Path(__file__).resolve().parents[2]
-#: Where :func:`record` writes and :func:`load` reads by default (under :func:`edgelearn.cache.results_dir`).
+#: Where :func:`record` writes and :func:`load` reads by default (under :func:`edgelearn.shipped.results_dir`).
 DEFAULT_PATH = results_dir() / "flower" / "deployment.npz"
 
 
@@ -73,31 +68,13 @@ class Recorded:
     provenance: dict
 
 
-def _provenance(code_hash: str) -> dict:
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], cwd=_ROOT, capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
+def record(path=None, *, engine: str = "simulation", progress: bool = True) -> Path:
+    """Run :func:`chapter_run` on Flower (``engine``) and write it to ``path`` (default :data:`DEFAULT_PATH`)."""
     import flwr
     import ray
     import torch
 
-    from .. import __version__
-    return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                git_commit=git("rev-parse", "HEAD"),
-                git_dirty=bool(git("status", "--porcelain", "--untracked-files=no")),
-                command="python -m edgelearn.flower.record", edgelearn=__version__,
-                python=platform.python_version(), numpy=np.__version__, torch=torch.__version__,
-                flwr=flwr.__version__, ray=ray.__version__, train_code_hash=code_hash,
-                machine=dict(cpu_count=os.cpu_count(), platform=platform.platform()))
-
-
-def record(path=None, *, engine: str = "simulation", progress: bool = True) -> Path:
-    """Run :func:`chapter_run` on Flower (``engine``) and write it to ``path`` (default :data:`DEFAULT_PATH`)."""
-    from .. import flower
-    from ..cache import atomic_write
+    from .. import __version__, flower
     from ..train import code_hash
 
     path = Path(path) if path is not None else DEFAULT_PATH
@@ -111,7 +88,9 @@ def record(path=None, *, engine: str = "simulation", progress: bool = True) -> P
     network = flower.netaudit.check(audit)
     meta = dict(schema=SCHEMA, scenario=s.to_dict(), plan=plan.to_dict(),
                 run_kwargs={**kw, "inject_failures": {str(k): v for k, v in kw["inject_failures"].items()}},
-                failures=failures, network=network, provenance=_provenance(code_hash()))
+                failures=failures, network=network,
+                provenance=provenance("python -m edgelearn.flower.record", edgelearn=__version__, torch=torch.__version__,
+                                      flwr=flwr.__version__, ray=ray.__version__, train_code_hash=code_hash()))
     buf = io.BytesIO()
     np.savez_compressed(buf, meta=np.array(json.dumps(meta)), history=np.frombuffer(h.to_bytes(), np.uint8))
     atomic_write(path, buf.getvalue())
